@@ -1,0 +1,1 @@
+"""The assistant: intent routing, the SupportFlow, specialist agents, tools and model backends."""

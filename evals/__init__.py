@@ -1,0 +1,1 @@
+"""Benchmarks and golden conversations: `python -m evals NAME`."""

@@ -1,0 +1,1 @@
+"""Guardrails: input checks, injection detection, tool governance, budgets and redaction."""

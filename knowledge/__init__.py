@@ -1,0 +1,1 @@
+"""The policy knowledge base: documents, versions, the Chroma index and cited retrieval."""

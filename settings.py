@@ -1,0 +1,96 @@
+"""Configuration: every environment variable the product reads, named once, read in one place.
+
+Precedence: the process environment, then an optional `.env` file in the project root, then the
+defaults below. Importing this module also switches off every library's telemetry and hub access
+(privacy and offline operation are the default, not an option).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+# Libraries that phone home unless told not to (see PITFALLS.md). setdefault: an operator may
+# still opt in explicitly.
+OFFLINE_ENV = {
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+    "CREWAI_DISABLE_VERSION_CHECK": "true",
+    "OTEL_SDK_DISABLED": "false",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PHOENIX_TELEMETRY_ENABLED": "false",
+}
+for _key, _value in OFFLINE_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+
+def _load_dotenv() -> None:
+    """Read `.env` from the project root into the environment without overriding it."""
+    path = ROOT / ".env"
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+_load_dotenv()
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    chroma_path: Path
+    chroma_host: str
+    chroma_port: int
+    refund_approval_threshold: Decimal
+    staff_password: str
+    openai_api_key: str
+    openai_base_url: str
+    host: str
+    port: int
+
+    @property
+    def uses_openai(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+
+def load() -> Settings:
+    """Read the settings from the environment now (tests call this after changing it)."""
+    data_dir = Path(_env("DATA_DIR", str(ROOT / "var"))).resolve()
+    return Settings(
+        data_dir=data_dir,
+        database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'store.db'}"),
+        chroma_path=Path(_env("CHROMA_PATH", str(data_dir / "chroma"))),
+        chroma_host=_env("CHROMA_HOST"),
+        chroma_port=int(_env("CHROMA_PORT", "8000")),
+        refund_approval_threshold=Decimal(_env("REFUND_APPROVAL_THRESHOLD", "1000.00")),
+        staff_password=_env("STAFF_PASSWORD"),
+        openai_api_key=_env("OPENAI_API_KEY"),
+        openai_base_url=_env("OPENAI_BASE_URL"),
+        host=_env("APP_HOST", "127.0.0.1"),
+        port=int(_env("APP_PORT", "7860")),
+    )
+
+
+@lru_cache(maxsize=1)
+def get() -> Settings:
+    """The process-wide settings, read once."""
+    return load()
