@@ -40,5 +40,5 @@ CENT = Decimal("0.01")
 
 
 def refund_approval_threshold() -> Decimal:
-    """Refunds strictly above this amount wait for a staff decision (`REFUND_APPROVAL_THRESHOLD`)."""
+    """Refunds strictly above this wait for a staff decision (`REFUND_APPROVAL_THRESHOLD`)."""
     return settings.get().refund_approval_threshold
