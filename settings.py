@@ -53,6 +53,12 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """`a=x,b=y` -> ((a, x), (b, y)); blanks and malformed parts are ignored."""
+    parts = (part.partition("=") for part in text.split(","))
+    return tuple((k.strip(), v.strip()) for k, sep, v in parts if sep and k.strip() and v.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -64,6 +70,11 @@ class Settings:
     staff_password: str
     openai_api_key: str
     openai_base_url: str
+    openai_model: str
+    # Per-layer model overrides, e.g. OPENAI_MODELS="policy=gpt-4o-mini,orders=gpt-4o".
+    openai_models: tuple[tuple[str, str], ...]
+    openai_timeout: float
+    openai_max_retries: int
     host: str
     port: int
 
@@ -85,6 +96,10 @@ def load() -> Settings:
         staff_password=_env("STAFF_PASSWORD"),
         openai_api_key=_env("OPENAI_API_KEY"),
         openai_base_url=_env("OPENAI_BASE_URL"),
+        openai_model=_env("OPENAI_MODEL", "gpt-4o-mini"),
+        openai_models=_pairs(_env("OPENAI_MODELS")),
+        openai_timeout=float(_env("OPENAI_TIMEOUT", "20")),
+        openai_max_retries=int(_env("OPENAI_MAX_RETRIES", "3")),
         host=_env("APP_HOST", "127.0.0.1"),
         port=int(_env("APP_PORT", "7860")),
     )
