@@ -77,6 +77,11 @@ class Settings:
     openai_max_retries: int
     host: str
     port: int
+    # Tracing: an existing Phoenix to send to, else one we start on phoenix_port; "off" skips it.
+    phoenix_endpoint: str
+    phoenix_port: int
+    phoenix_project: str
+    tracing: bool
 
     @property
     def uses_openai(self) -> bool:
@@ -102,6 +107,10 @@ def load() -> Settings:
         openai_max_retries=int(_env("OPENAI_MAX_RETRIES", "3")),
         host=_env("APP_HOST", "127.0.0.1"),
         port=int(_env("APP_PORT", "7860")),
+        phoenix_endpoint=_env("PHOENIX_COLLECTOR_ENDPOINT").rstrip("/"),
+        phoenix_port=int(_env("PHOENIX_PORT", "6006")),
+        phoenix_project=_env("PHOENIX_PROJECT_NAME", "store-assistant"),
+        tracing=_env("TRACING", "on").lower() not in {"off", "0", "false", "no"},
     )
 
 
@@ -109,3 +118,25 @@ def load() -> Settings:
 def get() -> Settings:
     """The process-wide settings, read once."""
     return load()
+
+
+def local_secret(name: str) -> str:
+    """A random secret generated on first use and kept in `DATA_DIR/secrets/NAME` (mode 0600).
+
+    For values that must be stable across restarts but need no operator: the generated staff
+    password, the key that pseudonymises customer ids in traces.
+    """
+    import secrets
+
+    path = get().data_dir / "secrets" / name
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(18)
+    try:  # O_EXCL: two processes racing on first run agree on one value
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
