@@ -1,0 +1,239 @@
+"""Load the demo store (τ²-bench retail `db.json`) into an empty database, in bulk.
+
+Rows go in with one multi-row INSERT per table (SQLAlchemy's executemany); addresses come back
+with their generated ids (`RETURNING`, on SQLite and PostgreSQL alike) so that nothing depends
+on id sequences starting at a particular value.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shop.db import Base, create_schema, transaction
+from shop.models import (
+    Address,
+    Customer,
+    Fulfillment,
+    Order,
+    OrderItem,
+    Payment,
+    PaymentMethod,
+    Product,
+    Variant,
+)
+
+DEFAULT_PATH = Path(__file__).parent / "data" / "db.json"
+
+
+class StoreNotEmpty(RuntimeError):
+    """Seeding would mix the demo data into a store that already holds customers."""
+
+
+def _money(value: float | int | str) -> Decimal:
+    # Through str: the JSON float 53.43 becomes Decimal("53.43"), not its binary expansion.
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _insert_addresses(session: Session, addresses: list[dict[str, str]]) -> list[int]:
+    statement = insert(Address).returning(Address.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, addresses))
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Customer))
+
+
+def load(session: Session, data: dict[str, Any]) -> None:
+    """Insert `data` (db.json shape) in the caller's transaction."""
+    users, orders, products = data["users"], data["orders"], data["products"]
+
+    session.execute(
+        insert(Product),
+        [
+            {"id": pid, "position": n, "name": p["name"]}
+            for n, (pid, p) in enumerate(products.items())
+        ],
+    )
+    session.execute(
+        insert(Variant),
+        [
+            {
+                "id": vid,
+                "product_id": pid,
+                "position": n,
+                "options": v["options"],
+                "available": v["available"],
+                "price": _money(v["price"]),
+            }
+            for pid, p in products.items()
+            for n, (vid, v) in enumerate(p["variants"].items())
+        ],
+    )
+
+    user_addresses = _insert_addresses(session, [u["address"] for u in users.values()])
+    session.execute(
+        insert(Customer),
+        [
+            {
+                "id": uid,
+                "position": n,
+                "first_name": u["name"]["first_name"],
+                "last_name": u["name"]["last_name"],
+                "email": u["email"],
+                "address_id": address_id,
+            }
+            for n, ((uid, u), address_id) in enumerate(
+                zip(users.items(), user_addresses, strict=True)
+            )
+        ],
+    )
+    session.execute(
+        insert(PaymentMethod),
+        [
+            {
+                "id": mid,
+                "customer_id": uid,
+                "position": n,
+                "source": m["source"],
+                "brand": m.get("brand"),
+                "last_four": m.get("last_four"),
+                "balance": _money(m["balance"]) if "balance" in m else None,
+            }
+            for uid, u in users.items()
+            for n, (mid, m) in enumerate(u["payment_methods"].items())
+        ],
+    )
+
+    place = {oid: n for u in users.values() for n, oid in enumerate(u["orders"])}
+    order_addresses = _insert_addresses(session, [o["address"] for o in orders.values()])
+    session.execute(
+        insert(Order),
+        [
+            {
+                "id": oid,
+                "position": n,
+                "customer_id": o["user_id"],
+                "customer_position": place.get(oid, n),
+                "address_id": address_id,
+                "status": o["status"],
+                "cancel_reason": o.get("cancel_reason"),
+                "exchange_items": o.get("exchange_items"),
+                "exchange_new_items": o.get("exchange_new_items"),
+                "exchange_payment_method_id": o.get("exchange_payment_method_id"),
+                "exchange_price_difference": (
+                    _money(o["exchange_price_difference"])
+                    if o.get("exchange_price_difference") is not None
+                    else None
+                ),
+                "return_items": o.get("return_items"),
+                "return_payment_method_id": o.get("return_payment_method_id"),
+            }
+            for n, ((oid, o), address_id) in enumerate(
+                zip(orders.items(), order_addresses, strict=True)
+            )
+        ],
+    )
+    session.execute(
+        insert(OrderItem),
+        [
+            {
+                "order_id": oid,
+                "position": n,
+                "name": item["name"],
+                "product_id": item["product_id"],
+                "item_id": item["item_id"],
+                "price": _money(item["price"]),
+                "options": item["options"],
+            }
+            for oid, o in orders.items()
+            for n, item in enumerate(o["items"])
+        ],
+    )
+    session.execute(
+        insert(Fulfillment),
+        [
+            {
+                "order_id": oid,
+                "position": n,
+                "tracking_ids": f["tracking_id"],
+                "item_ids": f["item_ids"],
+            }
+            for oid, o in orders.items()
+            for n, f in enumerate(o["fulfillments"])
+        ],
+    )
+    session.execute(
+        insert(Payment),
+        [
+            {
+                "order_id": oid,
+                "position": n,
+                "transaction_type": p["transaction_type"],
+                "amount": _money(p["amount"]),
+                "payment_method_id": p["payment_method_id"],
+            }
+            for oid, o in orders.items()
+            for n, p in enumerate(o["payment_history"])
+        ],
+    )
+
+
+def read(path: Path | None = None) -> dict[str, Any]:
+    return json.loads((path or DEFAULT_PATH).read_text(encoding="utf-8"))
+
+
+def seed(engine: Engine, path: Path | None = None) -> None:
+    """Create the schema and load `path` (default: the demo store); refuses a non-empty store."""
+    data = read(path)
+    create_schema(engine)
+    with transaction(engine) as session:
+        if not is_empty(session):
+            raise StoreNotEmpty(
+                "the store already holds customers; use `python -m shop seed --reset` to "
+                "replace everything with the demo data"
+            )
+        load(session, data)
+
+
+def ensure_seeded(engine: Engine) -> bool:
+    """Seed the demo store if the database is empty (first start); True if it seeded."""
+    create_schema(engine)
+    try:
+        with transaction(engine) as session:
+            if not is_empty(session):
+                return False
+            load(session, read())
+    except IntegrityError:  # another replica seeded it between our check and our insert
+        return False
+    return True
+
+
+STORE_TABLES = (
+    "addresses",
+    "products",
+    "variants",
+    "customers",
+    "payment_methods",
+    "orders",
+    "order_items",
+    "fulfillments",
+    "payments",
+    "handoffs",
+)
+
+
+def reset(engine: Engine, path: Path | None = None) -> None:
+    """Delete every row of the store's tables (other packages' tables stay) and seed again."""
+    create_schema(engine)
+    with transaction(engine) as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in STORE_TABLES:
+                session.execute(table.delete())
+    seed(engine, path)
