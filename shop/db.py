@@ -62,7 +62,10 @@ def create_schema(engine: Engine) -> None:
 
     Other packages (knowledge/, crew/) register their tables by importing their models first.
     """
-    import shop.models  # noqa: F401  (registers the store's tables)
+    import shop.approvals
+    import shop.audit
+    import shop.idempotency
+    import shop.models  # noqa: F401  (registers the store's tables, governance ones included)
 
     Base.metadata.create_all(engine)
 
