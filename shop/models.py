@@ -63,7 +63,7 @@ class Customer(Base):
     email: Mapped[str] = mapped_column(String(254), index=True)
     address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
 
-    address: Mapped[Address] = relationship(lazy="joined")
+    address: Mapped[Address] = relationship()
     payment_methods: Mapped[list[PaymentMethod]] = relationship(
         order_by="PaymentMethod.position", back_populates="customer"
     )

@@ -1,0 +1,187 @@
+"""Reading orders, and the lookups every order write shares.
+
+Every order is looked up for the authenticated customer only: someone else's order and an order
+that does not exist give the same `NotFound`, word for word. Writes lock the order row
+(`SELECT ... FOR UPDATE`) before reading anything they will change; every child row of an order
+(items, payments, address) changes only under that lock, and gift cards are locked in id order,
+so concurrent writers serialise instead of deadlocking or losing an update.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop import faults, validate
+from shop.errors import InvalidArgument, NotFound, PaymentError, Unavailable
+from shop.export import order_of
+from shop.models import Address, Order, OrderItem, Payment, PaymentMethod, Product, Variant
+
+
+def context(customer_id: Any) -> str:
+    """The authenticated customer, as code passed it (never a model's argument)."""
+    if not isinstance(customer_id, str) or not customer_id:
+        raise NotFound("No customer is signed in for this request.")
+    return customer_id
+
+
+def load(session: Session, order_id: Any, customer_id: Any, *, lock: bool = False) -> Order:
+    """The customer's order `order_id`, locked for update when the caller will change it."""
+    oid = validate.order_id(order_id)
+    query = select(Order).where(Order.id == oid, Order.customer_id == context(customer_id))
+    if lock:
+        query = query.with_for_update()
+    order = session.scalars(query).one_or_none()
+    if order is None:
+        raise NotFound(f"Order {oid} was not found.")
+    return order
+
+
+def payment_method(
+    session: Session, customer_id: str, method_id: str, *, lock: bool = False
+) -> PaymentMethod:
+    """One of the customer's payment methods; locked when its balance may change."""
+    query = select(PaymentMethod).where(
+        PaymentMethod.id == method_id, PaymentMethod.customer_id == customer_id
+    )
+    if lock:
+        query = query.with_for_update()
+    method = session.scalars(query).one_or_none()
+    if method is None:
+        raise NotFound(f"Payment method {method_id} was not found on your profile.")
+    return method
+
+
+def check_items_in_order(order: Order, item_ids: Sequence[str]) -> None:
+    """Every requested item is in the order, as many times as it is requested."""
+    held = Counter(item.item_id for item in order.items)
+    for item_id, wanted in Counter(item_ids).items():
+        if wanted > held[item_id]:
+            if held[item_id]:
+                raise NotFound(
+                    f"Order {order.id} has {held[item_id]} of item {item_id}, not {wanted}."
+                )
+            raise NotFound(f"Item {item_id} is not in order {order.id}.")
+
+
+def pair_lines(order: Order, item_ids: Sequence[str]) -> list[OrderItem]:
+    """The order line each requested item refers to: the k-th request of an item id is its
+    k-th line in the order (an order may hold the same item twice)."""
+    taken: set[int] = set()
+    lines = []
+    for item_id in item_ids:
+        line = next(i for i in order.items if i.item_id == item_id and id(i) not in taken)
+        taken.add(id(line))
+        lines.append(line)
+    return lines
+
+
+def replacement(session: Session, line: OrderItem, new_item_id: str) -> Variant:
+    """The available variant `new_item_id` of the same product as `line`, and not `line`'s."""
+    product = session.get(Product, line.product_id)
+    if product is None:
+        raise NotFound(f"Product {line.product_id} ({line.name}) was not found in the catalogue.")
+    if new_item_id == line.item_id:
+        raise InvalidArgument(
+            f"The new item for {line.item_id} must be a different option, not the same item."
+        )
+    variant = session.get(Variant, new_item_id)
+    if variant is None or variant.product_id != product.id:
+        raise NotFound(f"Item {new_item_id} is not an option of the {product.name}.")
+    if not variant.available:
+        raise Unavailable(f"Item {new_item_id} ({product.name}) is not available.")
+    return variant
+
+
+def swaps(
+    session: Session, order: Order, item_ids: Sequence[str], new_item_ids: Sequence[str]
+) -> tuple[list[OrderItem], list[Variant]]:
+    """The order lines to change and the variant replacing each, with τ²-bench's checks in its
+    order: items in the order, lists pair up, then per pair product, option and availability."""
+    check_items_in_order(order, item_ids)
+    validate.same_length(item_ids, new_item_ids)
+    lines = pair_lines(order, item_ids)
+    variants = [
+        replacement(session, line, new) for line, new in zip(lines, new_item_ids, strict=True)
+    ]
+    return lines, variants
+
+
+def price_difference(lines: Sequence[OrderItem], variants: Sequence[Variant]) -> Decimal:
+    """What the new items cost more (positive) or less (negative) than the old ones."""
+    return sum(
+        (variant.price - line.price for line, variant in zip(lines, variants, strict=True)),
+        Decimal("0.00"),
+    )
+
+
+def check_gift_card_covers(method: PaymentMethod, amount: Decimal, what: str) -> None:
+    if method.is_gift_card and (method.balance or Decimal(0)) < amount:
+        raise PaymentError(
+            f"Gift card {method.id} has {method.balance} left, not enough to pay {what}."
+        )
+
+
+def add_payment(order: Order, transaction_type: str, amount: Decimal, method_id: str) -> None:
+    order.payments.append(
+        Payment(
+            position=len(order.payments),
+            transaction_type=transaction_type,
+            amount=amount,
+            payment_method_id=method_id,
+        )
+    )
+
+
+def rewrite_address(session: Session, address_id: int, new: dict[str, str], operation: str) -> None:
+    """Overwrite an address row in two steps (a fault between them must leave no trace)."""
+    address = session.scalars(
+        select(Address).where(Address.id == address_id).with_for_update()
+    ).one()
+    fields = list(new.items())
+    for field, value in fields[:3]:
+        setattr(address, field, value)
+    step(session, f"{operation}.street")
+    for field, value in fields[3:]:
+        setattr(address, field, value)
+    step(session, f"{operation}.region")
+
+
+def step(session: Session, name: str) -> None:
+    """End one mutation step: write it to the transaction, then let a fault test interrupt."""
+    session.flush()
+    faults.checkpoint(name)
+
+
+# Reads
+
+
+def get_order(session: Session, order_id: str, *, customer_id: str) -> dict[str, Any]:
+    """The customer's order in τ²-bench shape (all seven optional fields, money as Decimal)."""
+    return order_of(load(session, order_id, customer_id))
+
+
+def list_orders(session: Session, *, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's orders, in their profile's order: id, status, items and total."""
+    query = (
+        select(Order)
+        .where(Order.customer_id == context(customer_id))
+        .order_by(Order.customer_position)
+    )
+    return [
+        {
+            "order_id": order.id,
+            "status": order.status,
+            "items": [
+                {"name": i.name, "item_id": i.item_id, "options": i.options, "price": i.price}
+                for i in order.items
+            ],
+            "total": sum((i.price for i in order.items), Decimal("0.00")),
+        }
+        for order in session.scalars(query)
+    ]
