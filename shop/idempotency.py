@@ -59,8 +59,9 @@ def canonical(value: Any) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """`value` as plain JSON types (pydantic models, decimals and tuples converted)."""
-    return json.loads(canonical(value))
+    """`value` as plain JSON types (pydantic models, decimals and tuples converted), keys in
+    their original order (a stored result reads like the live one)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=_plain))
 
 
 def fingerprint(customer_id: str | None, action: str, arguments: dict[str, Any]) -> str:
