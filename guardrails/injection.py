@@ -42,7 +42,7 @@ def _combine(text: str, model_score: float | None, threshold: float) -> Verdict:
     return Verdict(flagged=flagged, score=round(min(max(score, 0.0), 1.0), 4), reasons=reasons)
 
 
-def scan_many(texts: list[str], *, use_model: bool = False) -> list[Verdict]:
+def scan_many(texts: list[str], *, use_model: bool = True) -> list[Verdict]:
     """Verdicts for several texts at once (one embedding batch)."""
     if not texts:
         return []
@@ -57,7 +57,7 @@ def scan_many(texts: list[str], *, use_model: bool = False) -> list[Verdict]:
     return [_combine(t, s, threshold) for t, s in zip(texts, scores, strict=True)]
 
 
-def scan(text: str, *, use_model: bool = False) -> Verdict:
+def scan(text: str, *, use_model: bool = True) -> Verdict:
     """Is `text` trying to instruct the assistant? `use_model=False`: rules only (no MiniLM)."""
     with tracer.start_as_current_span("guardrails.injection.scan") as span:
         verdict = scan_many([text], use_model=use_model)[0]

@@ -19,7 +19,8 @@ _INVISIBLE = dict.fromkeys(
 _PREVIOUS = r"(?:previous|prior|preceding|above|earlier|former|original|initial|existing|old)"
 _INSTRUCTIONS = (
     r"(?:instructions?|rules?|prompts?|directions?|directives?|guidelines?|policies|"
-    r"constraints?|restrictions?|guardrails?|programming|context|commands?|tasks?)"
+    r"constraints?|restrictions?|guardrails?|guidance|programming|context|commands?|tasks?|"
+    r"assignments?)"
 )
 _SAFETY = (
     r"(?:safety|security|guardrails?|rules?|policy|policies|restrictions?|filters?|"
@@ -56,6 +57,11 @@ RULES: dict[str, re.Pattern[str]] = {
             r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?(?:everything|all)\s+"
             r"(?:(?:you(?:'ve| have)?\s+(?:been\s+)?(?:told|said|learned|learnt))|(?:above|before|"
             r"previously|so far|until now))"
+        ),
+        "instructions-you-were-given": (
+            r"\b(?:instructions?|rules|prompt|guidelines)\s+(?:that\s+)?you\s+(?:were|have\s+been|"
+            r"got)\s+(?:given|programmed|told|trained|configured)\b|\bwhat\s+(?:were|are)\s+you\s+"
+            r"(?:told|instructed|programmed)\s+(?:to\s+do\s+)?before\b"
         ),
         "new-instructions": (
             r"(?:^|\n|\.\s|:\s)\s*(?:new|updated|revised|real|actual|true)\s+"
@@ -109,7 +115,9 @@ RULES: dict[str, re.Pattern[str]] = {
         ),
         "german-ignore": (
             r"\b(?:ignoriere|vergiss|vergessen\s+sie|ignorieren\s+sie|missachte)\b"
-            r"(?:\s+\w+){0,4}?\s+(?:anweisungen|befehle|aufgaben|regeln|alles|vorherigen|obigen)"
+            r"(?:\s+\w+){0,4}?\s+(?:anweisungen|befehle|aufgaben|regeln|alles|vorherigen|obigen)|"
+            r"\b(?:vorherigen|bisherigen|obigen|vorigen)\s+(?:anweisungen|instruktionen|befehle|"
+            r"aufgaben|informationen)\b"
         ),
     }.items()
 }
