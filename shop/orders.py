@@ -22,6 +22,10 @@ from shop.errors import InvalidArgument, NotFound, PaymentError, Unavailable
 from shop.export import order_of
 from shop.models import Address, Order, OrderItem, Payment, PaymentMethod, Product, Variant
 
+# Word for word the same whether the record is someone else's or does not exist at all.
+ORDER_NOT_FOUND = "We could not find that order on your account."
+PAYMENT_METHOD_NOT_FOUND = "That payment method is not on your profile."
+
 
 def context(customer_id: Any) -> str:
     """The authenticated customer, as code passed it (never a model's argument)."""
@@ -38,7 +42,7 @@ def load(session: Session, order_id: Any, customer_id: Any, *, lock: bool = Fals
         query = query.with_for_update()
     order = session.scalars(query).one_or_none()
     if order is None:
-        raise NotFound(f"Order {oid} was not found.")
+        raise NotFound(ORDER_NOT_FOUND)
     return order
 
 
@@ -53,7 +57,7 @@ def payment_method(
         query = query.with_for_update()
     method = session.scalars(query).one_or_none()
     if method is None:
-        raise NotFound(f"Payment method {method_id} was not found on your profile.")
+        raise NotFound(PAYMENT_METHOD_NOT_FOUND)
     return method
 
 
