@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -168,8 +168,16 @@ def user_of(customer: Customer) -> dict[str, Any]:
     )
 
 
-def _rows(session: Session, model: type, *order_by: Any) -> list[Any]:
-    return list(session.execute(select(model.__table__).order_by(*order_by)))
+def _rows(session: Session, model: type, order_by: Any, where: Any = None) -> list[Any]:
+    query = select(model.__table__).order_by(order_by)
+    if where is not None:
+        query = query.where(where)
+    return list(session.execute(query))
+
+
+def _within(column: Any, ids: Collection[str] | None) -> Any:
+    """A filter on `column` for `ids`, or no filter (None) for all rows."""
+    return None if ids is None else column.in_(list(ids))
 
 
 def _grouped(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:
@@ -179,41 +187,79 @@ def _grouped(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:
     return groups
 
 
-def products_of(session: Session) -> dict[str, Any]:
-    variants = _grouped(_rows(session, Variant, Variant.position), "product_id")
+def products_of(session: Session, ids: Collection[str] | None = None) -> dict[str, Any]:
+    variants = _grouped(
+        _rows(session, Variant, Variant.position, _within(Variant.product_id, ids)), "product_id"
+    )
     return {
         product.id: product_record(product, variants[product.id])
-        for product in _rows(session, Product, Product.position)
+        for product in _rows(session, Product, Product.position, _within(Product.id, ids))
     }
 
 
-def snapshot(session: Session) -> dict[str, Any]:
-    """The whole store in `db.json` shape (key order included), money as JSON numbers."""
-    addresses = {row.id: row for row in _rows(session, Address, Address.id)}
-    methods = _grouped(_rows(session, PaymentMethod, PaymentMethod.position), "customer_id")
-    orders = _rows(session, Order, Order.position)
-    orders_of = _grouped(sorted(orders, key=lambda o: o.customer_position), "customer_id")
-    items = _grouped(_rows(session, OrderItem, OrderItem.position), "order_id")
-    fulfillments = _grouped(_rows(session, Fulfillment, Fulfillment.position), "order_id")
-    payments = _grouped(_rows(session, Payment, Payment.position), "order_id")
-    users = {
-        c.id: user_record(
-            c, addresses[c.address_id], methods[c.id], [o.id for o in orders_of[c.id]]
+def snapshot(
+    session: Session,
+    *,
+    users: Collection[str] | None = None,
+    orders: Collection[str] | None = None,
+    products: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The store in `db.json` shape (key order included), money as JSON numbers.
+
+    By default everything; given collections of ids, only those users, orders and products (a
+    quick look at a few records, e.g. to compare them before and after a change)."""
+    customers = _rows(session, Customer, Customer.position, _within(Customer.id, users))
+    order_rows = _rows(session, Order, Order.position, _within(Order.id, orders))
+    owned = _rows(session, Order, Order.customer_position, _within(Order.customer_id, users))
+    scoped = users is not None or orders is not None
+    address_ids = {c.address_id for c in customers} | {o.address_id for o in order_rows}
+    addresses = {
+        row.id: row
+        for row in _rows(
+            session, Address, Address.id, _within(Address.id, address_ids if scoped else None)
         )
-        for c in _rows(session, Customer, Customer.position)
     }
-    order_records = {
-        o.id: order_record(
-            o,
-            addresses[o.address_id],
-            items[o.id],
-            fulfillments[o.id],
-            payments[o.id],
-            all_fields=False,
-        )
-        for o in orders
-    }
-    return jsonable({"products": products_of(session), "users": users, "orders": order_records})
+    methods = _grouped(
+        _rows(
+            session,
+            PaymentMethod,
+            PaymentMethod.position,
+            _within(PaymentMethod.customer_id, users),
+        ),
+        "customer_id",
+    )
+    by_order = [
+        _within(column, orders)
+        for column in (OrderItem.order_id, Fulfillment.order_id, Payment.order_id)
+    ]
+    items = _grouped(_rows(session, OrderItem, OrderItem.position, by_order[0]), "order_id")
+    fulfillments = _grouped(
+        _rows(session, Fulfillment, Fulfillment.position, by_order[1]), "order_id"
+    )
+    payments = _grouped(_rows(session, Payment, Payment.position, by_order[2]), "order_id")
+    orders_of = _grouped(owned, "customer_id")
+    return jsonable(
+        {
+            "products": products_of(session, products),
+            "users": {
+                c.id: user_record(
+                    c, addresses[c.address_id], methods[c.id], [o.id for o in orders_of[c.id]]
+                )
+                for c in customers
+            },
+            "orders": {
+                o.id: order_record(
+                    o,
+                    addresses[o.address_id],
+                    items[o.id],
+                    fulfillments[o.id],
+                    payments[o.id],
+                    all_fields=False,
+                )
+                for o in order_rows
+            },
+        }
+    )
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
