@@ -234,7 +234,7 @@ def execute(
         span.set_attribute(
             SpanAttributes.OPENINFERENCE_SPAN_KIND, OpenInferenceSpanKindValues.CHAIN.value
         )
-        span.set_attribute(SpanAttributes.INPUT_VALUE, idempotency.canonical(arguments))
+        span.set_attribute(SpanAttributes.INPUT_VALUE, _text(arguments))
         outcome = _execute(
             engine, customer_id, action, arguments, idempotency_key, actor, conversation_id
         )
@@ -274,6 +274,14 @@ def _execute(engine, customer_id, action, arguments, key, actor, conversation_id
             _store_failure(engine, request, outcome.model_copy(), keep=False)
             return outcome
     return Outcome.failed(action, "internal", INTERNAL_MESSAGE)
+
+
+def _text(arguments: Any) -> str:
+    """`arguments` for a span, whatever a caller passed (it is validated only later)."""
+    try:
+        return idempotency.canonical(arguments)
+    except (TypeError, ValueError):
+        return repr(arguments)[:2000]
 
 
 def _message(exc: Exception) -> str:
