@@ -1,12 +1,10 @@
 """The gateway's idempotency (Stripe's semantics), refusals and audit, on the seeded store."""
 
-# ruff: noqa: E501  (the refusal table reads best with one case per line)
-
 from __future__ import annotations
 
 import pytest
 
-from shop import faults, gateway
+from shop import audit, faults, gateway
 from shop.db import transaction
 from shop.idempotency import IdempotencyRecord
 from tests.gateway_support import WRITE_CALLS, audit_outcomes, payment_entries, write
@@ -185,8 +183,6 @@ def test_an_order_of_another_customer_answers_like_a_missing_one(store):
 
 def test_the_audit_names_who_what_and_with_which_arguments(store):
     write(store, "return_delivered_order_items", conversation_id="c-42")
-
-    from shop import audit
 
     with transaction(store) as session:
         (entry,) = audit.search(session, "return_delivered_order_items")
