@@ -70,7 +70,8 @@ def template() -> Path:
 
 
 def fresh_store(directory: Path) -> Engine:
-    """A private copy of the seeded store in `directory`."""
+    """A private copy of the seeded store in `directory` (created if need be)."""
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "store.db"
     shutil.copyfile(template(), path)
     return make_engine(f"sqlite:///{path}")
