@@ -41,6 +41,12 @@ def _money(value: float | int | str) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
+def _bulk(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """One executemany INSERT: measured the fastest way on SQLite and on PostgreSQL (psycopg
+    pipelines it) against multi-row VALUES and RETURNING batches."""
+    session.execute(insert(model), rows)
+
+
 def _insert_addresses(session: Session, addresses: list[dict[str, str]]) -> list[int]:
     statement = insert(Address).returning(Address.id, sort_by_parameter_order=True)
     return list(session.scalars(statement, addresses))
@@ -54,15 +60,17 @@ def load(session: Session, data: dict[str, Any]) -> None:
     """Insert `data` (db.json shape) in the caller's transaction."""
     users, orders, products = data["users"], data["orders"], data["products"]
 
-    session.execute(
-        insert(Product),
+    _bulk(
+        session,
+        Product,
         [
             {"id": pid, "position": n, "name": p["name"]}
             for n, (pid, p) in enumerate(products.items())
         ],
     )
-    session.execute(
-        insert(Variant),
+    _bulk(
+        session,
+        Variant,
         [
             {
                 "id": vid,
@@ -78,8 +86,9 @@ def load(session: Session, data: dict[str, Any]) -> None:
     )
 
     user_addresses = _insert_addresses(session, [u["address"] for u in users.values()])
-    session.execute(
-        insert(Customer),
+    _bulk(
+        session,
+        Customer,
         [
             {
                 "id": uid,
@@ -94,8 +103,9 @@ def load(session: Session, data: dict[str, Any]) -> None:
             )
         ],
     )
-    session.execute(
-        insert(PaymentMethod),
+    _bulk(
+        session,
+        PaymentMethod,
         [
             {
                 "id": mid,
@@ -113,8 +123,9 @@ def load(session: Session, data: dict[str, Any]) -> None:
 
     place = {oid: n for u in users.values() for n, oid in enumerate(u["orders"])}
     order_addresses = _insert_addresses(session, [o["address"] for o in orders.values()])
-    session.execute(
-        insert(Order),
+    _bulk(
+        session,
+        Order,
         [
             {
                 "id": oid,
@@ -140,8 +151,9 @@ def load(session: Session, data: dict[str, Any]) -> None:
             )
         ],
     )
-    session.execute(
-        insert(OrderItem),
+    _bulk(
+        session,
+        OrderItem,
         [
             {
                 "order_id": oid,
@@ -156,8 +168,9 @@ def load(session: Session, data: dict[str, Any]) -> None:
             for n, item in enumerate(o["items"])
         ],
     )
-    session.execute(
-        insert(Fulfillment),
+    _bulk(
+        session,
+        Fulfillment,
         [
             {
                 "order_id": oid,
@@ -169,8 +182,9 @@ def load(session: Session, data: dict[str, Any]) -> None:
             for n, f in enumerate(o["fulfillments"])
         ],
     )
-    session.execute(
-        insert(Payment),
+    _bulk(
+        session,
+        Payment,
         [
             {
                 "order_id": oid,
