@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import quote
 
 from openinference.instrumentation import (
     get_attributes_from_context,
@@ -304,3 +305,10 @@ def trace_url(trace_id: str) -> str:
     if not _State.ui_url:
         return ""
     return f"{_State.ui_url}/redirects/traces/{trace_id}"
+
+
+def session_url(conversation_id: str) -> str:
+    """A link to every trace of one conversation in Phoenix ("" when tracing is off)."""
+    if not _State.ui_url:
+        return ""
+    return f"{_State.ui_url}/redirects/sessions/{quote(conversation_id, safe='')}"

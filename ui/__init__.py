@@ -1,0 +1,1 @@
+"""The Gradio doors: customer chat, staff console (auth, knowledge, dashboard), web server."""

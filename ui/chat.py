@@ -1,0 +1,337 @@
+"""The customer chat at `/`: sign in or chat anonymously, see the assistant's steps, confirm.
+
+The page only renders: every decision (who the customer is, what is pending, what runs) is the
+assistant's, behind `ChatBackend`. The conversation id lives in a server-side `gr.State` per
+browser session, and is remembered in the browser's storage (encrypted with a key from the
+data dir) so a reload, or an app restart, resumes the same conversation from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import gradio as gr
+
+import settings
+import tracing
+from ui.cards import cards_markdown, escape
+
+log = logging.getLogger(__name__)
+
+STORAGE_KEY = "store-assistant-conversation"
+STREAM_CHUNKS = 12  # the reply is revealed in about this many steps...
+STREAM_PAUSE_S = 0.015  # ...this far apart: visibly streaming, yet adds < 0.2 s per turn
+MAX_MESSAGE_CHARS = 4000  # the text box refuses more; the guardrails refuse more still
+SORRY = (
+    "Sorry, something went wrong on our side and nothing was changed. Please try again in a "
+    "moment, or press “Talk to a person”."
+)
+HANDOFF_MESSAGE = "I'd like to talk to a person, please."
+STEP_ICONS = {
+    "guardrail": "🛡️",
+    "route": "🧭",
+    "routing": "🧭",
+    "plan": "🗺️",
+    "retrieval": "📚",
+    "tool": "🔧",
+    "agent": "🤖",
+    "approval": "🧑‍💼",
+    "budget": "⏱️",
+}
+
+
+class TurnLike(Protocol):
+    reply: str
+    steps: Sequence[Any]  # {kind, title, detail}: dicts or pydantic models
+    confirmation: Any  # None, or the pending action (token, summary)
+    handoff: bool
+    trace_id: str | None
+    cards: list[dict[str, Any]]
+
+
+class ChatBackend(Protocol):
+    """What the page needs from the assistant (crew.assistant.Assistant provides it)."""
+
+    def start(self, *, customer_id: str | None = None) -> str: ...
+
+    def turn(self, conversation_id: str, message: str, *, client_id: str = "local") -> TurnLike: ...
+
+    def sign_in(self, conversation_id: str, **identity: str) -> TurnLike: ...
+
+    def history(self, conversation_id: str) -> Sequence[Any]: ...
+
+
+def _plain(step: Any) -> dict[str, Any]:
+    return step.model_dump() if hasattr(step, "model_dump") else dict(step)
+
+
+def step_messages(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    """The assistant's steps ({kind, title, detail}) as collapsed "thinking" bubbles, nested
+    under one parent."""
+    if not steps:
+        return []
+    steps = [_plain(step) for step in steps]
+    children = [
+        {
+            "role": "assistant",
+            "content": str(step.get("detail") or ""),
+            "metadata": {
+                "title": f"{STEP_ICONS.get(str(step.get('kind')), '•')} {step.get('title', '')}",
+                "parent_id": "steps",
+                "status": "done",
+            },
+        }
+        for step in steps
+    ]
+    parent = {
+        "role": "assistant",
+        "content": "",
+        "metadata": {
+            "title": f"How I worked this out ({len(steps)} steps)",
+            "id": "steps",
+            "status": "done",
+        },
+    }
+    return [parent, *children]
+
+
+def reply_text(result: TurnLike, show_trace: bool) -> str:
+    """The reply with its cards as tables and, for developers, a link to the trace."""
+    parts = [result.reply]
+    if result.cards:
+        parts.append(cards_markdown(result.cards))
+    if result.confirmation:
+        parts.append("_Press **Yes** or **No** below, or type your answer._")
+    if result.handoff:
+        parts.append("_A member of our team will pick this up; you can keep chatting here._")
+    if show_trace and result.trace_id and (url := tracing.trace_url(result.trace_id)):
+        parts.append(f"<sub>[Open this turn's trace in Phoenix]({url})</sub>")
+    return "\n\n".join(part for part in parts if part)
+
+
+def _chunks(text: str, count: int) -> Iterator[str]:
+    """Growing prefixes of `text`, cut at spaces, ending with the whole text."""
+    words = text.split(" ")
+    step = max(1, len(words) // count)
+    for end in range(step, len(words), step):
+        yield " ".join(words[:end])
+    yield text
+
+
+def history_messages(entries: Sequence[Any]) -> list[dict[str, Any]]:
+    """A stored conversation (dicts or objects with role/content) as chatbot messages."""
+    messages = []
+    for entry in entries:
+        role = entry.get("role") if isinstance(entry, dict) else getattr(entry, "role", None)
+        content = (
+            entry.get("content") if isinstance(entry, dict) else getattr(entry, "content", None)
+        )
+        if role in ("user", "assistant") and content:
+            messages.append({"role": role, "content": str(content)})
+    return messages
+
+
+class ChatPage:
+    """Handlers of the page, bound to one assistant (kept apart from layout for testing)."""
+
+    def __init__(self, assistant: ChatBackend) -> None:
+        self.assistant = assistant
+
+    def _conversation(self, conversation_id: str | None) -> str:
+        return conversation_id or self.assistant.start()
+
+    def respond(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        conversation_id: str | None,
+        show_trace: bool,
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream one turn: the question, a pending bubble, the steps, then the reply."""
+        message = (message or "").strip()
+        if not message:
+            yield history, "", conversation_id, gr.update(), conversation_id
+            return
+        history = [*history, {"role": "user", "content": message}]
+        pending = {
+            "role": "assistant",
+            "content": "",
+            "metadata": {"title": "Working on it…", "status": "pending"},
+        }
+        yield [*history, pending], "", conversation_id, gr.update(visible=False), conversation_id
+        client = _client_id(request)
+        try:
+            conversation_id = self._conversation(conversation_id)
+            result = self.assistant.turn(conversation_id, message, client_id=client)
+        except Exception:
+            log.exception("turn failed")
+            history.append({"role": "assistant", "content": SORRY})
+            yield history, "", conversation_id, gr.update(visible=False), conversation_id
+            return
+        history += step_messages(result.steps)
+        buttons = gr.update(visible=bool(result.confirmation))
+        text = reply_text(result, show_trace)
+        # Stream the prose only: a half-drawn table or link would flicker.
+        for prefix in _chunks(result.reply or "", STREAM_CHUNKS):
+            yield (
+                [*history, {"role": "assistant", "content": prefix}],
+                "",
+                conversation_id,
+                gr.update(),
+                conversation_id,
+            )
+            time.sleep(STREAM_PAUSE_S)
+        history.append({"role": "assistant", "content": text})
+        yield history, "", conversation_id, buttons, conversation_id
+
+    def sign_in(
+        self,
+        history: list[dict[str, Any]],
+        conversation_id: str | None,
+        show_trace: bool,
+        identity: dict[str, str],
+    ) -> tuple[Any, ...]:
+        identity = {key: value.strip() for key, value in identity.items() if value.strip()}
+        if not identity:
+            note = "Please enter your email, or your first name, last name and zip code."
+            return [*history, {"role": "assistant", "content": note}], conversation_id
+        try:
+            conversation_id = self._conversation(conversation_id)
+            result = self.assistant.sign_in(conversation_id, **identity)
+        except Exception:
+            log.exception("sign-in failed")
+            return [*history, {"role": "assistant", "content": SORRY}], conversation_id
+        reply = {"role": "assistant", "content": reply_text(result, show_trace)}
+        return [*history, reply], conversation_id
+
+    def restore(self, remembered: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """On page load: resume the conversation this browser had, if the store still has it."""
+        if not remembered:
+            return [], None
+        try:
+            return history_messages(self.assistant.history(remembered)), remembered
+        except Exception:  # unknown or unreadable: start afresh rather than fail the page
+            log.info("could not restore conversation %s; starting a new one", remembered)
+            return [], None
+
+
+def _client_id(request: gr.Request | None) -> str:
+    """Who to rate-limit: the browser session (each tab of each browser is its own)."""
+    if request is None:
+        return "local"
+    return request.session_hash or (request.client.host if request.client else "local")
+
+
+def build(assistant: ChatBackend) -> gr.Blocks:
+    page = ChatPage(assistant)
+    with gr.Blocks(title="Store assistant", analytics_enabled=False) as blocks:
+        conversation = gr.State(None)
+        remembered = gr.BrowserState(
+            None, storage_key=STORAGE_KEY, secret=settings.local_secret("browser-state-key")
+        )
+        gr.Markdown(
+            "## 🛍️ Store assistant\nAsk about your orders, returns, exchanges, "
+            "products and our policies."
+        )
+        with gr.Accordion("Sign in (optional: you can also just say who you are)", open=False):
+            with gr.Tab("Email"):
+                email = gr.Textbox(label="Email", max_length=254, elem_id="signin-email")
+                email_button = gr.Button("Sign in with email", elem_id="signin-email-button")
+            with gr.Tab("Name and zip code"):
+                with gr.Row():
+                    first = gr.Textbox(label="First name", max_length=100)
+                    last = gr.Textbox(label="Last name", max_length=100)
+                    zip_code = gr.Textbox(label="Zip code", max_length=10)
+                name_button = gr.Button("Sign in with name and zip code")
+        chatbot = gr.Chatbot(
+            label="Conversation",
+            height=520,
+            elem_id="chatbot",
+            placeholder="Hi! How can I help you today?",
+            feedback_options=None,
+            buttons=["copy"],
+        )
+        with gr.Row(visible=False) as confirm_row:
+            yes = gr.Button("Yes, go ahead", variant="primary", elem_id="confirm-yes")
+            no = gr.Button("No", elem_id="confirm-no")
+        with gr.Row():
+            message = gr.Textbox(
+                show_label=False,
+                placeholder="Type your message…",
+                max_length=MAX_MESSAGE_CHARS,
+                scale=5,
+                elem_id="message",
+            )
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+        with gr.Row():
+            human = gr.Button("🙋 Talk to a person", size="sm", elem_id="talk-to-person")
+            new = gr.Button("Start a new conversation", size="sm")
+            show_trace = gr.Checkbox(
+                label="Developer: link each reply to its trace", value=False, container=False
+            )
+
+        turn_outputs = [chatbot, message, conversation, confirm_row, remembered]
+
+        def say(text: str):
+            def handler(history, conversation_id, trace_on, request: gr.Request):
+                yield from page.respond(text, history, conversation_id, trace_on, request)
+
+            return handler
+
+        state_inputs = [chatbot, conversation, show_trace]
+        gr.on(
+            [message.submit, send.click],
+            page.respond,
+            [message, *state_inputs],
+            turn_outputs,
+            api_name="send",
+        )
+        yes.click(say("Yes"), state_inputs, turn_outputs, api_name="yes")
+        no.click(say("No"), state_inputs, turn_outputs, api_name="no")
+        human.click(say(HANDOFF_MESSAGE), state_inputs, turn_outputs, api_name="human")
+
+        def sign_in_email(history, conversation_id, trace_on, address):
+            history, conversation_id = page.sign_in(
+                history, conversation_id, trace_on, {"email": address}
+            )
+            return history, conversation_id, conversation_id
+
+        def sign_in_name(history, conversation_id, trace_on, first_name, last_name, zip_):
+            identity = {"first_name": first_name, "last_name": last_name, "zip": zip_}
+            history, conversation_id = page.sign_in(history, conversation_id, trace_on, identity)
+            return history, conversation_id, conversation_id
+
+        signed = [chatbot, conversation, remembered]
+        gr.on(
+            [email.submit, email_button.click],
+            sign_in_email,
+            [*state_inputs, email],
+            signed,
+            api_name="sign_in_email",
+        )
+        name_button.click(
+            sign_in_name, [*state_inputs, first, last, zip_code], signed, api_name="sign_in_name"
+        )
+
+        def start_over():
+            return [], None, gr.update(visible=False), None
+
+        new.click(
+            start_over, None, [chatbot, conversation, confirm_row, remembered], api_name="new"
+        )
+
+        def on_load(stored):
+            history, conversation_id = page.restore(stored)
+            return history, conversation_id, conversation_id
+
+        blocks.load(
+            on_load, [remembered], [chatbot, conversation, remembered], api_visibility="private"
+        )
+    return blocks
+
+
+__all__ = ["ChatBackend", "ChatPage", "build", "escape", "reply_text", "step_messages"]
