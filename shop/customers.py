@@ -53,9 +53,7 @@ def find_customer_by_name_zip(session: Session, first_name: str, last_name: str,
 
 def load(session: Session, customer_id: Any, *, lock: bool = False) -> Customer:
     query = select(Customer).where(Customer.id == orders.context(customer_id))
-    if lock:
-        query = query.with_for_update()
-    customer = session.scalars(query).one_or_none()
+    customer = session.scalars(orders.locked(query) if lock else query).one_or_none()
     if customer is None:
         raise NotFound(NOT_FOUND)
     return customer

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shop import customers, faults, validate
+from shop import customers, faults, orders, validate
 from shop.errors import InvalidStatus, NotFound
 from shop.models import Customer, Handoff
 
@@ -52,7 +52,7 @@ def resolve_handoff(session: Session, ticket_id: int, resolution: str) -> dict[s
     """Close an open ticket with a note of what staff did."""
     resolution = validate.text(resolution, "resolution", max_length=validate.MAX_SUMMARY)
     ticket = session.scalars(
-        select(Handoff).where(Handoff.id == ticket_id).with_for_update()
+        orders.locked(select(Handoff).where(Handoff.id == ticket_id))
     ).one_or_none()
     if ticket is None:
         raise NotFound(f"Handoff ticket {ticket_id} was not found.")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from shop import faults, validate
@@ -25,6 +25,12 @@ from shop.models import Address, Order, OrderItem, Payment, PaymentMethod, Produ
 # Word for word the same whether the record is someone else's or does not exist at all.
 ORDER_NOT_FOUND = "We could not find that order on your account."
 PAYMENT_METHOD_NOT_FOUND = "That payment method is not on your profile."
+
+
+def locked(query: Select[Any]) -> Select[Any]:
+    """`query` taking row locks (FOR UPDATE), and re-reading what this transaction may have read
+    before the lock: values read earlier (say, by a refund preview) may since have changed."""
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 def context(customer_id: Any) -> str:
@@ -38,23 +44,17 @@ def load(session: Session, order_id: Any, customer_id: Any, *, lock: bool = Fals
     """The customer's order `order_id`, locked for update when the caller will change it."""
     oid = validate.order_id(order_id)
     query = select(Order).where(Order.id == oid, Order.customer_id == context(customer_id))
-    if lock:
-        query = query.with_for_update()
-    order = session.scalars(query).one_or_none()
+    order = session.scalars(locked(query) if lock else query).one_or_none()
     if order is None:
         raise NotFound(ORDER_NOT_FOUND)
     return order
 
 
-def payment_method(
-    session: Session, customer_id: str, method_id: str, *, lock: bool = False
-) -> PaymentMethod:
-    """One of the customer's payment methods; locked when its balance may change."""
+def payment_method(session: Session, customer_id: str, method_id: str) -> PaymentMethod:
+    """One of the customer's payment methods (writes that move a balance lock it as well)."""
     query = select(PaymentMethod).where(
         PaymentMethod.id == method_id, PaymentMethod.customer_id == customer_id
     )
-    if lock:
-        query = query.with_for_update()
     method = session.scalars(query).one_or_none()
     if method is None:
         raise NotFound(PAYMENT_METHOD_NOT_FOUND)
@@ -144,9 +144,7 @@ def add_payment(order: Order, transaction_type: str, amount: Decimal, method_id:
 
 def rewrite_address(session: Session, address_id: int, new: dict[str, str], operation: str) -> None:
     """Overwrite an address row in two steps (a fault between them must leave no trace)."""
-    address = session.scalars(
-        select(Address).where(Address.id == address_id).with_for_update()
-    ).one()
+    address = session.scalars(locked(select(Address).where(Address.id == address_id))).one()
     fields = list(new.items())
     for field, value in fields[:3]:
         setattr(address, field, value)

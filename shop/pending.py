@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop import orders, validate
-from shop.errors import InvalidArgument, InvalidStatus, PaymentError
+from shop.errors import InvalidArgument, InvalidStatus, NotFound, PaymentError
 from shop.export import order_of
 from shop.models import Order, PaymentMethod
 from shop.rules import (
@@ -37,17 +37,22 @@ def net_paid(order: Order) -> dict[str, Decimal]:
     return {method: amount for method, amount in net.items() if amount > 0}
 
 
-def _gift_cards(session: Session, customer_id: str, ids: list[str]) -> dict[str, PaymentMethod]:
-    """The customer's payment methods `ids`, gift cards locked in id order (no deadlocks)."""
-    methods = {
-        method_id: orders.payment_method(session, customer_id, method_id) for method_id in ids
+def _methods(session: Session, customer_id: str, ids: list[str]) -> dict[str, PaymentMethod]:
+    """The customer's payment methods `ids`, locked in id order (one order for every writer:
+    no deadlocks), since a gift card's balance may change."""
+    found = {
+        method.id: method
+        for method in session.scalars(
+            orders.locked(
+                select(PaymentMethod)
+                .where(PaymentMethod.id.in_(ids), PaymentMethod.customer_id == customer_id)
+                .order_by(PaymentMethod.id)
+            )
+        )
     }
-    gift_cards = sorted(m.id for m in methods.values() if m.is_gift_card)
-    if gift_cards:
-        session.scalars(
-            select(PaymentMethod).where(PaymentMethod.id.in_(gift_cards)).with_for_update()
-        ).all()
-    return methods
+    if set(ids) - set(found):
+        raise NotFound(orders.PAYMENT_METHOD_NOT_FOUND)
+    return found
 
 
 def cancel_pending_order(
@@ -64,7 +69,7 @@ def cancel_pending_order(
     if reason not in CANCEL_REASONS:
         raise InvalidArgument("The reason must be 'no longer needed' or 'ordered by mistake'.")
     refunds = net_paid(order)
-    methods = _gift_cards(session, order.customer_id, list(refunds))
+    methods = _methods(session, order.customer_id, list(refunds))
 
     order.status = "cancelled"
     order.cancel_reason = reason
@@ -123,7 +128,7 @@ def modify_pending_order_payment(
     old_id, amount = history[0].payment_method_id, history[0].amount
     if old_id == payment_method_id:
         raise InvalidArgument(f"Order {order.id} is already paid with {payment_method_id}.")
-    methods = _gift_cards(session, order.customer_id, sorted({old_id, payment_method_id}))
+    methods = _methods(session, order.customer_id, sorted({old_id, payment_method_id}))
     new, old = methods[payment_method_id], methods[old_id]
     orders.check_gift_card_covers(new, amount, f"order {order.id} ({amount})")
 
@@ -159,7 +164,7 @@ def modify_pending_order_items(
         raise InvalidStatus(f"Order {order.id} is {order.status}: its items can no longer change.")
     lines, variants = orders.swaps(session, order, item_ids, new_item_ids)
     difference = orders.price_difference(lines, variants)
-    method = _gift_cards(session, order.customer_id, [payment_method_id])[payment_method_id]
+    method = _methods(session, order.customer_id, [payment_method_id])[payment_method_id]
     orders.check_gift_card_covers(method, difference, f"the difference of {difference}")
 
     orders.add_payment(

@@ -7,10 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm import Session
 
 from shop import faults, handoffs, seed
 from shop.db import transaction
 from shop.errors import InvalidStatus, NotFound
+from shop.models import Order
 from shop.operations import WRITES, refund_preview
 from tests.store_support import (
     CARD,
@@ -197,3 +199,19 @@ def test_search_variants_filters_by_options_availability_and_price(tmp_path):
         engine, "search_variants", {"product_type": "T-Shirt", "available_only": False}, None
     )
     assert len(everything) > len(call(engine, "search_variants", {"product_type": "T-Shirt"}, None))
+
+
+def test_a_write_rereads_what_its_session_read_before_taking_the_lock(tmp_path):
+    """On PostgreSQL a refund preview may read an order that another transaction then changes;
+    the write, once it holds the row lock, must act on the new state (no second refund)."""
+    engine = fresh_store(tmp_path)
+    cancel = OWNER_CALLS["cancel_pending_order"]
+    with Session(engine, expire_on_commit=False) as session:
+        with session.begin():
+            refund_preview(session, "cancel_pending_order", cancel, customer_id=OWNER)
+            seen = session.get(Order, PENDING)  # held, so the session keeps what it read
+            assert seen is not None and len(seen.payments) == 1
+        call(engine, "cancel_pending_order", cancel, OWNER)  # meanwhile, elsewhere
+        with session.begin(), pytest.raises(InvalidStatus):
+            WRITES["cancel_pending_order"](session, cancel, customer_id=OWNER)
+    assert len(owner_records(engine)["orders"][PENDING]["payment_history"]) == 2
