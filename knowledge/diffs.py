@@ -11,7 +11,8 @@ def summarise(old: str | None, new: str, *, title_change: tuple[str, str] | None
     """E.g. "+3 −1 lines; sections: Refund timing, Refund methods; title: A → B"."""
     if old is None:
         sections = {chunk.section for chunk in split(new)}
-        return f"new document: {len(sections)} sections, {len(new.split())} words"
+        count = len(sections)
+        return f"new document: {count} section{'s' * (count != 1)}, {len(new.split())} words"
     added = removed = 0
     for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0):
         if line.startswith("+") and not line.startswith("+++"):

@@ -63,7 +63,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80]
 
 
-def read_document(path: Path) -> DocumentSource:
+def read_document(path: Path, doc_id: str | None = None) -> DocumentSource:
     """Parse the file at `path` (see `parse_document`)."""
     if not path.is_file():
         raise errors.IngestError(f"{path}: no such file")
@@ -71,11 +71,14 @@ def read_document(path: Path) -> DocumentSource:
         raise errors.DocumentTooLarge(
             f"{path.name}: {path.stat().st_size:,} bytes is over the limit of {MAX_FILE_BYTES:,}"
         )
-    return parse_document(path.name, path.read_bytes())
+    return parse_document(path.name, path.read_bytes(), doc_id)
 
 
-def parse_document(name: str, data: bytes) -> DocumentSource:
-    """Validate and convert an uploaded file's bytes; raise an `IngestError` to refuse it."""
+def parse_document(name: str, data: bytes, doc_id: str | None = None) -> DocumentSource:
+    """Validate and convert an uploaded file's bytes; raise an `IngestError` to refuse it.
+
+    `doc_id` (when editing a known document) overrides the id in the file or its name.
+    """
     suffix = Path(name).suffix.lower()
     kind = KINDS.get(suffix)
     if kind is None:
@@ -103,7 +106,7 @@ def parse_document(name: str, data: bytes) -> DocumentSource:
     body = _normalise(ZERO_WIDTH.sub("", text))
     _check_size(name, body)
     return DocumentSource(
-        doc_id=_doc_id(name, meta.get("id")),
+        doc_id=doc_id or _doc_id(name, meta.get("id")),
         title=_clean_field(meta.get("title")) or _first_heading(body),
         category=_clean_field(meta.get("category")),
         effective_date=_effective(name, meta.get("effective")),

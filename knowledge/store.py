@@ -156,7 +156,7 @@ class PolicyStore:
 
     def edit(self, doc_id: str, source: Path | DocumentSource, *, author: str) -> VersionInfo:
         """Replace a document's content; the file's own id is ignored in favour of `doc_id`."""
-        src = _load(source).model_copy(update={"doc_id": doc_id})
+        src = _load(source, doc_id).model_copy(update={"doc_id": doc_id})
         with self._refusals("edit", author, {"doc_id": doc_id, "source": src.name}):
             doc, latest = self._snapshot(doc_id)
             if latest is None or latest.status == "removal":
@@ -567,8 +567,8 @@ class PolicyStore:
             raise
 
 
-def _load(source: Path | DocumentSource) -> DocumentSource:
-    return source if isinstance(source, DocumentSource) else read_document(Path(source))
+def _load(source: Path | DocumentSource, doc_id: str | None = None) -> DocumentSource:
+    return source if isinstance(source, DocumentSource) else read_document(Path(source), doc_id)
 
 
 def _prepare(title: str, body: str) -> tuple[list[Chunk], np.ndarray]:
