@@ -51,7 +51,7 @@ PaymentChoice = Literal["original", "gift_card", "paypal", "credit_card"]
 OrderRef = Literal["latest", "previous"]
 
 STEP_TAG = "step"
-_STEP_PATTERN = re.compile(rf"<{STEP_TAG}>(.*?)</{STEP_TAG}>", re.DOTALL)
+_STEP_PATTERN = re.compile(rf"<{STEP_TAG}>(\{{.*?\}})</{STEP_TAG}>", re.DOTALL)
 
 
 class ToolCall(BaseModel):

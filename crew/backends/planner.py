@@ -266,9 +266,10 @@ def _is_delivered(status: str) -> bool:
     return status == "delivered"
 
 
-def _proposal(lookup: Lookup, tool: str, order_id: str | None, **arguments: Any) -> StepReport:
+def _proposal(lookup: Lookup, tool: str, about: str | None, **arguments: Any) -> StepReport:
+    """Propose the write (the flow words the confirmation; `about` is the order concerned)."""
     call = lookup.call(tool, **arguments)
-    return StepReport(reply="", proposal=call, order_id=order_id)
+    return StepReport(reply="", proposal=call, order_id=about)
 
 
 # --- strategies -------------------------------------------------------------------------------
