@@ -79,7 +79,8 @@ def version_key(doc_id: str, version: int) -> str:
 
 
 @lru_cache(maxsize=8)
-def _client(path: str, host: str, port: int) -> ClientAPI:
+def open_client(path: str, host: str = "", port: int = 8000) -> ClientAPI:
+    """One client per place per process: a server at `host:port` if given, else `path` on disk."""
     if host:
         return chromadb.HttpClient(host=host, port=port, settings=CHROMA_SETTINGS)
     return chromadb.PersistentClient(path=path, settings=CHROMA_SETTINGS)
@@ -88,7 +89,7 @@ def _client(path: str, host: str, port: int) -> ClientAPI:
 def client_from_settings() -> ClientAPI:
     """A Chroma server when `CHROMA_HOST` is set, else the embedded store at `CHROMA_PATH`."""
     config = settings.get()
-    return _client(str(config.chroma_path), config.chroma_host, config.chroma_port)
+    return open_client(str(config.chroma_path), config.chroma_host, config.chroma_port)
 
 
 class PolicyIndex:
