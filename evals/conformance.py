@@ -409,6 +409,7 @@ class Replay:
         self.store = workdir / "case.db"
         self.engine = scratch_engine(self.store)
         self.db = seed.read()
+        self.bystander = next(iter(self.db["users"]))  # signed in when no one else fits
         self.expectations = Expectations(self.db)
 
     def _record_changes(self, connection: Any) -> None:
@@ -484,18 +485,19 @@ class Replay:
     def _customer_for(
         self, engine: Engine, case: Case, call: Call, known: str | None
     ) -> str | None:
-        """The context a signed-in customer would give: the order's owner or the user named."""
+        """The context a signed-in customer would give: the order's owner or the user named;
+        for an order nobody owns, whoever is signed in (the task's customer, else a bystander)."""
         arguments = call.arguments
-        if isinstance(arguments.get("user_id"), str):
+        if isinstance(arguments.get("user_id"), str) and arguments["user_id"]:
             return arguments["user_id"]
         order_id = arguments.get("order_id")
         if order_id in case.owners:
             return case.owners[order_id]
+        owner = None
         if isinstance(order_id, str):
             with engine.connect() as connection:
                 owner = connection.scalar(select(Order.customer_id).where(Order.id == order_id))
-            return owner or known
-        return known
+        return owner or known or self.bystander
 
     def _invoke(self, engine: Engine, customer_id: str | None, call: Call) -> tuple[bool, Any]:
         try:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from shop import calculator, catalog, customers, delivered, handoffs, orders, pending, validate
-from shop.errors import InvalidArgument, NotFound
+from shop.errors import InvalidArgument, NotFound, StoreError
 
 Scope = Literal["read", "write"]
 # Who the operation acts for: the signed-in customer, the customer named by a τ² `user_id`
@@ -139,8 +139,19 @@ def refund_preview(
     """The money the write `name` would pay back to the customer, computed without changing
     anything: a cancellation refunds what is net paid, a return the returned items' prices, an
     exchange or item change the price difference when the new items cost less; else 0.
-    Raises the `StoreError` the write would raise for an unknown order or items."""
+
+    A request the write would refuse previews as 0: the write itself then gives its error, with
+    its own order of checks (and someone else's order reveals nothing here either)."""
     operation(name)
+    try:
+        return _preview(session, name, arguments, customer_id)
+    except StoreError:
+        return ZERO
+
+
+def _preview(
+    session: Session, name: str, arguments: Mapping[str, Any], customer_id: str
+) -> Decimal:
     if name == "cancel_pending_order":
         order = orders.load(session, arguments.get("order_id"), customer_id)
         return sum(pending.net_paid(order).values(), ZERO)

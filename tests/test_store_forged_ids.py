@@ -53,15 +53,13 @@ def test_no_signed_in_customer_is_refused(customer_id, tmp_path):
         call(engine, "get_order_details", OWNER_CALLS["get_order_details"], customer_id)
 
 
-def test_refund_preview_of_someone_elses_order_is_not_found(tmp_path):
+@pytest.mark.parametrize("name", ["cancel_pending_order", "return_delivered_order_items"])
+def test_refund_preview_of_someone_elses_order_reveals_nothing(name, tmp_path):
     from shop.db import transaction
     from shop.operations import refund_preview
 
     engine = fresh_store(tmp_path)
-    with transaction(engine) as session, pytest.raises(NotFound):
-        refund_preview(
-            session,
-            "cancel_pending_order",
-            OWNER_CALLS["cancel_pending_order"],
-            customer_id=INTRUDER,
-        )
+    with transaction(engine) as session:
+        owner = refund_preview(session, name, OWNER_CALLS[name], customer_id=OWNER)
+        intruder = refund_preview(session, name, OWNER_CALLS[name], customer_id=INTRUDER)
+    assert (owner > 0, intruder) == (True, 0)

@@ -16,6 +16,7 @@ from shop.models import Order
 from shop.operations import WRITES, refund_preview
 from tests.store_support import (
     CARD,
+    DELIVERED,
     GIFT_CARD,
     OWNER,
     OWNER_CALLS,
@@ -131,6 +132,8 @@ def test_a_write_interrupted_at_any_step_leaves_no_trace(name, tmp_path):
         ),
         ("modify_pending_order_address", OWNER_CALLS["modify_pending_order_address"], "0.00"),
         ("modify_pending_order_payment", OWNER_CALLS["modify_pending_order_payment"], "0.00"),
+        # a request the write would refuse previews nothing (the write gives the error)
+        ("cancel_pending_order", {"order_id": DELIVERED, "reason": "no longer needed"}, "0.00"),
     ],
 )
 def test_refund_preview(name, arguments, refund, tmp_path):
