@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Engine, delete, event, insert, select, text, update
 
+from evals.faults import granted
 from shop import seed
 from shop.db import make_engine, transaction
 from shop.errors import StoreError
@@ -70,9 +71,20 @@ def execute(engine: Engine, customer_id: str | None, name: str, arguments: dict[
     """One write for `customer_id`, in its own transaction: the write path under test.
 
     The benchmark has no approval gate, so a governed write path plugged in here must grant
-    approvals automatically."""
-    with transaction(engine) as session:
-        return WRITES[name](session, arguments, customer_id=customer_id)
+    approvals automatically. It is the product's: the gateway (one transaction, idempotency key,
+    audit), with parked refunds approved at once."""
+    outcome = granted(engine, customer_id, name, arguments)
+    if outcome.error is not None:
+        raise GatewayRefusal(outcome.error.kind, outcome.error.message)
+    return outcome.result
+
+
+class GatewayRefusal(StoreError):
+    """A refusal of the gateway, carrying its kind (the store's kinds pass through it)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # type: ignore[misc]  (per instance: the gateway reports any kind)
 
 
 # The data

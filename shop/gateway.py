@@ -36,8 +36,6 @@ from shop.errors import StoreError
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-# Asking for a person needs no sign-in; every other write acts for an authenticated customer.
-ANONYMOUS_WRITES = frozenset({"transfer_to_human_agents"})
 INTERNAL_MESSAGE = "Something went wrong on our side and nothing was changed. Please try again."
 
 
@@ -107,9 +105,16 @@ def _apply(session: Session, request: _Request) -> Outcome:
 
 def _gate(session: Session, request: _Request) -> Outcome | None:
     """A pending-approval outcome when the refund is above the threshold, else None."""
-    amount = operations.refund_preview(
-        session, request.action, request.arguments, customer_id=request.customer_id
-    )
+    try:
+        amount = operations.refund_preview(
+            session, request.action, request.arguments, customer_id=request.customer_id
+        )
+    except StoreError as refused:
+        # The preview checks in its own order; the customer must hear the error the operation
+        # itself gives (its order of checks is the contract). Both run inside this transaction,
+        # which the raise rolls back, so nothing the operation did can stay.
+        _apply(session, request)
+        raise refused from None
     if Decimal(amount) <= rules.refund_approval_threshold():
         return None
     parked = approvals.pending_twin(session, request.fingerprint) or approvals.create(
@@ -196,8 +201,6 @@ def _request(
         raise _Refused("invalid_argument", "arguments must be an object")
     if not isinstance(key, str) or not key.strip() or len(key) > idempotency.KEY_MAX_LENGTH:
         raise _Refused("invalid_idempotency_key", "a non-empty key of at most 200 characters")
-    if not customer_id and action not in ANONYMOUS_WRITES:
-        raise _Refused("not_authenticated", "Please identify yourself first.")
     try:
         arguments = idempotency.jsonable(arguments)
         fingerprint = idempotency.fingerprint(customer_id, action, arguments)
@@ -226,6 +229,9 @@ def execute(
     conversation_id: str | None = None,
 ) -> Outcome:
     """Execute one write for `customer_id` (set by code, never by a model), exactly once per key.
+
+    With no customer (None) only a write that needs none runs (asking for a person); any other
+    finds nothing, exactly as for a record of someone else.
 
     Never raises for a refused or failed write: the outcome says `error` with a kind and a
     customer-safe message (`internal` for an unexpected failure, after which nothing changed).

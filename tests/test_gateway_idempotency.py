@@ -141,7 +141,7 @@ REFUSED = [
         OWNER,
         "invalid_idempotency_key",
     ),
-    ("no customer", "return_delivered_order_items", RETURN, "k", None, "not_authenticated"),
+    ("no customer", "return_delivered_order_items", RETURN, "k", None, "not_found"),
     (
         "another customer's order",
         "return_delivered_order_items",
