@@ -17,7 +17,17 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from shop import calculator, catalog, customers, delivered, handoffs, orders, pending, validate
+from shop import (
+    calculator,
+    catalog,
+    customers,
+    delivered,
+    handoffs,
+    orders,
+    pending,
+    rules,
+    validate,
+)
 from shop.errors import InvalidArgument, NotFound, StoreError
 
 Scope = Literal["read", "write"]
@@ -123,16 +133,6 @@ def operation(name: str) -> Operation:
     return found
 
 
-def _exchanged_refund(session: Session, arguments: Mapping[str, Any], customer_id: str) -> Decimal:
-    order = orders.load(session, arguments.get("order_id"), customer_id)
-    item_ids = validate.item_ids(arguments.get("item_ids"), "item_ids")
-    new_item_ids = validate.item_ids(
-        arguments.get("new_item_ids"), "new_item_ids", allow_empty=True
-    )
-    lines, variants = orders.swaps(session, order, item_ids, new_item_ids)
-    return max(-orders.price_difference(lines, variants), ZERO)
-
-
 def refund_preview(
     session: Session, name: str, arguments: Mapping[str, Any], *, customer_id: str
 ) -> Decimal:
@@ -149,17 +149,31 @@ def refund_preview(
         return ZERO
 
 
+# The status each refunding write requires (its first check after finding the order).
+REQUIRED_STATUS = {
+    "cancel_pending_order": rules.CANCELLABLE_STATUS,
+    "return_delivered_order_items": rules.RETURNABLE_STATUS,
+    "exchange_delivered_order_items": rules.EXCHANGEABLE_STATUS,
+    "modify_pending_order_items": rules.ITEMS_MODIFIABLE_STATUS,
+}
+
+
 def _preview(
     session: Session, name: str, arguments: Mapping[str, Any], customer_id: str
 ) -> Decimal:
+    if name not in REQUIRED_STATUS:
+        return ZERO
+    order = orders.load(session, arguments.get("order_id"), customer_id)
+    if order.status != REQUIRED_STATUS[name]:
+        return ZERO
     if name == "cancel_pending_order":
-        order = orders.load(session, arguments.get("order_id"), customer_id)
         return sum(pending.net_paid(order).values(), ZERO)
+    item_ids = validate.item_ids(arguments.get("item_ids"), "item_ids")
     if name == "return_delivered_order_items":
-        order = orders.load(session, arguments.get("order_id"), customer_id)
-        item_ids = validate.item_ids(arguments.get("item_ids"), "item_ids")
         orders.check_items_in_order(order, item_ids)
         return sum((line.price for line in orders.pair_lines(order, item_ids)), ZERO)
-    if name in {"exchange_delivered_order_items", "modify_pending_order_items"}:
-        return _exchanged_refund(session, arguments, customer_id)
-    return ZERO
+    new_item_ids = validate.item_ids(
+        arguments.get("new_item_ids"), "new_item_ids", allow_empty=True
+    )
+    lines, variants = orders.swaps(session, order, item_ids, new_item_ids)
+    return max(-orders.price_difference(lines, variants), ZERO)
