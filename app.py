@@ -91,7 +91,7 @@ def build_services(config: settings.Settings) -> dict[str, Any]:
 
 
 def build_web(config: settings.Settings, services: dict[str, Any], password: str):
-    from ui import auth, chat, staff, web
+    from ui import auth, chat, metrics, staff, web
 
     console = staff.Console(
         engine=services["engine"],
@@ -99,7 +99,7 @@ def build_web(config: settings.Settings, services: dict[str, Any], password: str
         knowledge=services["knowledge"],
     )
     pages = web.Pages(
-        chat=chat.build(services["assistant"]),
+        chat=chat.build(services["assistant"], metrics.TurnLog(services["engine"])),
         staff=staff.build(console),
         staff_login=auth.StaffGate(password).check,
     )

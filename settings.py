@@ -82,6 +82,7 @@ class Settings:
     phoenix_port: int
     phoenix_project: str
     tracing: bool
+    model_cost_per_1k_tokens: Decimal  # for the dashboard's cost estimate (OpenAI path only)
 
     @property
     def uses_openai(self) -> bool:
@@ -111,6 +112,7 @@ def load() -> Settings:
         phoenix_port=int(_env("PHOENIX_PORT", "6006")),
         phoenix_project=_env("PHOENIX_PROJECT_NAME", "store-assistant"),
         tracing=_env("TRACING", "on").lower() not in {"off", "0", "false", "no"},
+        model_cost_per_1k_tokens=Decimal(_env("MODEL_COST_PER_1K_TOKENS", "0.0006")),
     )
 
 

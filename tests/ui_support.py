@@ -32,3 +32,29 @@ def ready_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ensure_seeded(engine)
     _ready.update(dir=data, engine=engine, knowledge=ensure_ingested(engine))
     return _ready
+
+
+def ready_assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real assistant (offline backend) over the shared data, warmed once per session."""
+    data = ready_data(tmp_path_factory)
+    if "assistant" not in data:
+        from crew.assistant import Assistant
+
+        data["assistant"] = Assistant.create(engine=data["engine"], warm=True)
+    return data["assistant"]
+
+
+def serve(tmp_path_factory: pytest.TempPathFactory, password: str, **gate: float):
+    """The whole web app (real assistant, console, metrics) on a free port: (server, gate)."""
+    from phoenix_server import free_port
+    from ui import auth, chat, metrics, staff, web
+
+    data = ready_data(tmp_path_factory)
+    assistant = ready_assistant(tmp_path_factory)
+    engine = data["engine"]
+    console = staff.Console(engine=engine, assistant=assistant, knowledge=data["knowledge"])
+    door = auth.StaffGate(password, **gate)
+    pages = web.Pages(
+        chat.build(assistant, metrics.TurnLog(engine)), staff.build(console), door.check
+    )
+    return web.Server(web.build(pages), "127.0.0.1", free_port()).start(), door

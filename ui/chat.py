@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from typing import Any, Protocol
 
 import gradio as gr
@@ -18,6 +19,7 @@ import gradio as gr
 import settings
 import tracing
 from ui.cards import cards_markdown, escape
+from ui.metrics import TurnLog, classify
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +139,41 @@ def history_messages(entries: Sequence[Any]) -> list[dict[str, Any]]:
 class ChatPage:
     """Handlers of the page, bound to one assistant (kept apart from layout for testing)."""
 
-    def __init__(self, assistant: ChatBackend) -> None:
+    def __init__(self, assistant: ChatBackend, turns: TurnLog | None = None) -> None:
         self.assistant = assistant
+        self.turns = turns
 
-    def _conversation(self, conversation_id: str | None) -> str:
-        return conversation_id or self.assistant.start()
+    def _run(
+        self, conversation_id: str | None, call: Callable[[str], TurnLike]
+    ) -> tuple[str | None, TurnLike | None]:
+        """(conversation id, result or None): starts the conversation on first use."""
+        if not conversation_id:
+            try:
+                conversation_id = self.assistant.start()
+            except Exception:
+                log.exception("could not start a conversation")
+                return None, None
+        started = conversation_id
+        return started, self._call(started, lambda: call(started))
+
+    def _call(self, conversation_id: str, run: Callable[[], TurnLike]) -> TurnLike | None:
+        """Run one assistant call, time it, record it for the dashboard; None if it raised."""
+        started = time.perf_counter()
+        result: TurnLike | None = None
+        error: Exception | None = None
+        try:
+            result = run()
+        except Exception as exc:
+            log.exception("turn failed")
+            error = exc
+        if self.turns is not None:
+            usage = None
+            if result is not None and hasattr(self.assistant, "state"):
+                with suppress(Exception):
+                    usage = self.assistant.state(conversation_id).usage
+            latency_ms = (time.perf_counter() - started) * 1000
+            self.turns.record(conversation_id, latency_ms, classify(result, error), usage)
+        return result
 
     def respond(
         self,
@@ -164,11 +196,10 @@ class ChatPage:
         }
         yield [*history, pending], "", conversation_id, gr.update(visible=False), conversation_id
         client = _client_id(request)
-        try:
-            conversation_id = self._conversation(conversation_id)
-            result = self.assistant.turn(conversation_id, message, client_id=client)
-        except Exception:
-            log.exception("turn failed")
+        conversation_id, result = self._run(
+            conversation_id, lambda cid: self.assistant.turn(cid, message, client_id=client)
+        )
+        if result is None:
             history.append({"role": "assistant", "content": SORRY})
             yield history, "", conversation_id, gr.update(visible=False), conversation_id
             return
@@ -199,11 +230,10 @@ class ChatPage:
         if not identity:
             note = "Please enter your email, or your first name, last name and zip code."
             return [*history, {"role": "assistant", "content": note}], conversation_id
-        try:
-            conversation_id = self._conversation(conversation_id)
-            result = self.assistant.sign_in(conversation_id, **identity)
-        except Exception:
-            log.exception("sign-in failed")
+        conversation_id, result = self._run(
+            conversation_id, lambda cid: self.assistant.sign_in(cid, **identity)
+        )
+        if result is None:
             return [*history, {"role": "assistant", "content": SORRY}], conversation_id
         reply = {"role": "assistant", "content": reply_text(result, show_trace)}
         return [*history, reply], conversation_id
@@ -226,8 +256,8 @@ def _client_id(request: gr.Request | None) -> str:
     return request.session_hash or (request.client.host if request.client else "local")
 
 
-def build(assistant: ChatBackend) -> gr.Blocks:
-    page = ChatPage(assistant)
+def build(assistant: ChatBackend, turns: TurnLog | None = None) -> gr.Blocks:
+    page = ChatPage(assistant, turns)
     with gr.Blocks(title="Store assistant", analytics_enabled=False) as blocks:
         conversation = gr.State(None)
         remembered = gr.BrowserState(

@@ -255,6 +255,8 @@ def build(console: Console) -> gr.Blocks:
             _handoffs_tab(console)
             knowledge_tab.build(console.knowledge)
             _audit_tab(console)
-            dashboard.build(console.engine)
+            load_dashboard = dashboard.build(console.engine)
         gr.Button("Sign out", size="sm", link="/staff/logout")
+        fn, inputs, outputs = load_dashboard
+        blocks.load(fn, inputs, outputs, api_visibility="private")
     return blocks
