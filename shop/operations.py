@@ -32,8 +32,9 @@ from shop.errors import InvalidArgument, NotFound, StoreError
 
 Scope = Literal["read", "write"]
 # Who the operation acts for: the signed-in customer, the customer named by a τ² `user_id`
-# argument (which must be the signed-in one), or nobody (identity lookups, the catalogue).
-Context = Literal["customer", "user_id", "none"]
+# argument (which must be the signed-in one), nobody (identity lookups, the catalogue), or the
+# conversation, signed in or not (asking for a person needs no sign-in).
+Context = Literal["customer", "user_id", "none", "conversation"]
 ZERO = Decimal("0.00")
 
 
@@ -79,7 +80,7 @@ class Operation:
                 raise NotFound(customers.NOT_FOUND)  # word for word an unknown customer
         if self.context == "none":
             return self.function(session, **kwargs)
-        if self.function is handoffs.transfer_to_human_agents:
+        if self.context == "conversation":
             return self.function(
                 session, **kwargs, customer_id=customer_id, conversation_id=conversation_id
             )
@@ -118,7 +119,12 @@ WRITES: dict[str, Operation] = {
         Operation(
             "exchange_delivered_order_items", "write", delivered.exchange_delivered_order_items
         ),
-        Operation("transfer_to_human_agents", "write", handoffs.transfer_to_human_agents),
+        Operation(
+            "transfer_to_human_agents",
+            "write",
+            handoffs.transfer_to_human_agents,
+            "conversation",
+        ),
     )
 }
 
