@@ -43,7 +43,7 @@ class ExamplesError(ValueError):
 
 _ORDER_ID = re.compile(r"(?<![A-Za-z0-9])#?[Ww]\d{7}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_DIGITS = re.compile(r"\d{5,}")
+_DIGITS = re.compile(r"(?<![\w#])\d{5,}")
 
 
 def normalise(text: str) -> str:

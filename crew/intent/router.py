@@ -88,7 +88,7 @@ class Router:
             scored = [self._score(s, scores) for s in segs]
             whole = self._score(text, scores) if len(segs) > 1 else scored[0]
             entities = self.entities(text)
-            intents = self._decide(text, scored, whole, entities)
+            intents = self._decide(text, scored, whole)
             results.append(Classification(text=text, intents=intents, entities=entities))
             _record(span, results[-1])
         return results
@@ -101,13 +101,11 @@ class Router:
         best = int(probabilities.argmax())
         return _Scored(segment, self.model.labels[best], float(probabilities[best]))
 
-    def _decide(
-        self, text: str, scored: list[_Scored], whole: _Scored, entities: Entities
-    ) -> list[IntentScore]:
-        if len(scored) > 1:  # "I'm Yusuf Rossi, zip 19122" answers; it does not ask
-            scored = [s for s in scored if not rules.identification_only(s.segment, entities.name)]
-        confident = [s for s in scored if s.confidence >= self.threshold]
-        if not confident and len(scored) > 1 and whole.confidence >= self.threshold:
+    def _decide(self, text: str, scored: list[_Scored], whole: _Scored) -> list[IntentScore]:
+        # "I'm Yusuf Rossi, zip 19122" answers a question; it asks for nothing.
+        asked = [s for s in scored if not rules.identification_only(s.segment)]
+        confident = [s for s in asked if s.confidence >= self.threshold]
+        if not confident and asked and len(scored) > 1 and whole.confidence >= self.threshold:
             confident = [_Scored(text, whole.label, whole.confidence)]
         if any(s.label != "smalltalk" for s in confident):
             # "Hi! Where is my order?" asks about the order; the greeting needs no workflow.

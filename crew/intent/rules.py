@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from crew.intent.models import FullName, Label
+from crew.intent.entities import full_name
+from crew.intent.models import Label
 
 # A rule hit is exact, but still not certainty: the customer may be answering a question that
 # was never asked; 0.99 leaves room for the flow to treat it like any confident prediction.
@@ -63,11 +64,12 @@ def reply(segment: str) -> Label | None:
     return None
 
 
-def identification_only(segment: str, name: FullName | None = None) -> bool:
+def identification_only(segment: str) -> bool:
     """True when the segment only gives a name, email, zip or order id: nothing is asked."""
     rest = _ID_PATTERNS.sub(" ", segment.lower())
+    name = full_name(segment, identifying=rest != segment.lower())
     for word in (name.first_name, name.last_name) if name else ():
         rest = re.sub(rf"\b{re.escape(word.lower())}\b", " ", rest)
     words = re.findall(r"[\w']+", rest)
-    gave_something = rest != segment.lower()
+    gave_something = bool(name) or rest != segment.lower()
     return gave_something and all(w in _IDENTITY_FILLER for w in words)

@@ -9,7 +9,10 @@ are a small closed set, and a rule is exact where a model would only be probably
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Literal
+
+from crew.intent import rules
 
 Relation = Literal["after", "before", "first"]
 
@@ -61,55 +64,108 @@ _INTERJECTION = re.compile(
     re.I,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+# A piece that asks for something (rather than explaining): a question, a request, an order.
+_REQUEST = re.compile(
+    r"^\W*(?:please|pls|plz|kindly|can|could|would|will|may|do|does|did|is|are|am|was|were|have"
+    r"|has|what|what's|whats|where|where's|wheres|when|why|how|which|who|i\s*'?d|id|i\s+would"
+    r"|i\s+want|i\s+wanna|i\s+need|i\s+wish|i\s+like|i'm\s+(?:trying|looking|wanting)|we\s+want"
+    r"|we\s+need|let\s+me|help|show|tell|give|send|find|recommend|suggest|cancel|return"
+    r"|exchange|swap|change|update|modify|edit|track|check|refund|list|get|stop|connect"
+    r"|transfer|put|make|set|add|remove|delete|switch|replace|ship|use|charge|go\s+ahead"
+    r"|compare|look)\b",
+    re.I,
+)
+
+
+@dataclass
+class _Piece:
+    text: str
+    relation: Relation
+    weak: bool = False  # joined to the piece before only by a full stop or a bare "and"/comma
+    fixed: bool = False  # "yes,", "hi," or "I'm Yusuf Rossi, zip 19122": never merged
+    request: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fixed = self.fixed or rules.identification_only(self.text)
+        self.request = self.fixed or bool(_REQUEST.match(self.text) or self.text.endswith("?"))
 
 
 def split(text: str) -> list[str]:
     """The requests in `text`, in the order the customer wants them done."""
     ordered: list[str] = []
     previous = -1
-    for piece, relation in _pieces(text):
-        if relation == "first":
+    for piece in _merge_context(_pieces(text)):
+        if piece.relation == "first":
             position = 0
-        elif relation == "before":
+        elif piece.relation == "before":
             position = max(previous, 0)
         else:
             position = previous + 1
-        ordered.insert(position, piece)
+        ordered.insert(position, piece.text)
         previous = position
     return ordered
 
 
-def _pieces(text: str) -> list[tuple[str, Relation]]:
-    pieces: list[tuple[str, Relation]] = []
+def _merge_context(pieces: list[_Piece]) -> list[_Piece]:
+    """Join statements to the request they explain ("The jacket is too small. Exchange it.").
+
+    Only across weak joints: "then", "first", "also"... always separate requests.
+    """
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
+        after = pieces[i + 1] if i + 1 < len(pieces) else None
+        if piece.request or piece.fixed:
+            i += 1
+        elif after and after.weak and not after.fixed:
+            pieces[i : i + 2] = [_joined(piece, after, piece.relation, piece.weak)]
+        elif i > 0 and piece.weak and not pieces[i - 1].fixed:
+            before = pieces[i - 1]
+            pieces[i - 1 : i + 1] = [_joined(before, piece, before.relation, before.weak)]
+        else:
+            i += 1
+    return pieces
+
+
+def _joined(first: _Piece, second: _Piece, relation: Relation, weak: bool) -> _Piece:
+    joined = _Piece(f"{first.text} {second.text}", relation, weak)
+    joined.request = first.request or second.request
+    return joined
+
+
+def _pieces(text: str) -> list[_Piece]:
+    pieces: list[_Piece] = []
     for sentence in _SENTENCE_END.split(text.strip()):
         clause = _LEADING_CLAUSE.match(sentence)
         if clause:
-            rest = sentence[clause.end() :]
-            first_done = clause.group("word").lower() != "before"
-            pieces += _sentence_pieces(clause.group("clause"))
-            pieces += [(p, "after" if first_done else "before") for p, _ in _sentence_pieces(rest)]
+            rest = clause.group("word").lower() != "before"
+            pieces += _sentence_pieces(clause.group("clause"), weak=bool(pieces))
+            for piece in _sentence_pieces(sentence[clause.end() :], weak=False):
+                piece.relation = "after" if rest else "before"
+                pieces.append(piece)
             continue
-        pieces += _sentence_pieces(sentence)
-    return [(p, r) for p, r in pieces if re.search(r"[^\W\d_]", p)]
+        pieces += _sentence_pieces(sentence, weak=bool(pieces))
+    return [p for p in pieces if re.search(r"[^\W\d_]", p.text)]
 
 
-def _sentence_pieces(sentence: str) -> list[tuple[str, Relation]]:
+def _sentence_pieces(sentence: str, weak: bool) -> list[_Piece]:
+    """The pieces of one sentence; `weak`: the sentence follows another without a connector."""
     relation: Relation = "after"
-    pieces: list[tuple[str, Relation]] = []
+    pieces: list[_Piece] = []
     interjection = _INTERJECTION.match(sentence)
     if interjection and sentence[interjection.end() :].strip():
-        pieces.append((interjection.group(1), relation))
-        sentence = sentence[interjection.end() :]
+        pieces.append(_Piece(interjection.group(1), relation, fixed=True))
+        sentence, weak = sentence[interjection.end() :], False
     lead = _LEAD.match(sentence)
     if lead:
-        relation = _lead_relation(lead)
+        relation, weak = _lead_relation(lead), False
         sentence = sentence[lead.end() :]
     start = 0
     for m in _CONNECTOR.finditer(sentence):
-        pieces.append((sentence[start : m.start()].strip(" ,"), relation))
-        relation = _RELATION[m.lastgroup or "and"]
+        pieces.append(_Piece(sentence[start : m.start()].strip(" ,"), relation, weak))
+        relation, weak = _RELATION[m.lastgroup or "and"], m.lastgroup == "and"
         start = m.end()
-    pieces.append((sentence[start:].strip(" ,"), relation))
+    pieces.append(_Piece(sentence[start:].strip(" ,"), relation, weak))
     return pieces
 
 
