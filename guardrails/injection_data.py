@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel
 
 import settings
+from guardrails import injection_rules
 
 DATA = Path(__file__).parent / "data"
 INTENTS = settings.ROOT / "crew" / "config" / "intents.yaml"
@@ -44,22 +45,24 @@ def _lines(path: Path) -> list[str]:
 
 
 def _intent_strings(node: Any) -> Iterator[str]:
-    """Every string under a key named `examples` (the file's exact shape is the router's)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "examples" and isinstance(value, list):
-                yield from (item for item in value if isinstance(item, str))
-            else:
-                yield from _intent_strings(value)
+    """Every string in the router's file (label -> list of examples; nesting tolerated)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _intent_strings(value)
     elif isinstance(node, list):
         for item in node:
             yield from _intent_strings(item)
 
 
 def _intent_examples() -> list[str]:
+    """The router's examples as benign traffic, minus any the precise rules call an attack (the
+    router keeps a few injections under `out_of_scope` so it learns to route them away)."""
     if not INTENTS.is_file():
         return []
-    return sorted(set(_intent_strings(yaml.safe_load(INTENTS.read_text(encoding="utf-8")))))
+    texts = set(_intent_strings(yaml.safe_load(INTENTS.read_text(encoding="utf-8"))))
+    return sorted(t for t in texts if not injection_rules.matches(t))
 
 
 def files() -> list[Path]:

@@ -50,7 +50,8 @@ RULES: dict[str, re.Pattern[str]] = {
             rf"{_PREVIOUS}\s+(?:system\s+)?{_INSTRUCTIONS}\b"
         ),
         "ignore-your-instructions": (
-            rf"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+)?(?:of\s+)?"
+            rf"\b(?:ignore|disregard|forget|override|bypass|stop\s+following|stop\s+obeying|"
+            rf"no\s+longer\s+follow)\s+(?:all\s+)?(?:of\s+)?"
             rf"(?:your|the\s+system'?s?|the\s+assistant'?s?)\s+(?:\w+\s+)?{_INSTRUCTIONS}\b"
         ),
         "forget-everything": (
