@@ -53,6 +53,10 @@ RELEVANCE_THRESHOLD = 0.30
 SYSTEM_AUTHOR = "system"
 DEFAULT_CATEGORY = "general"
 FILTER_FIELDS = {"doc_id", "category", "section", "title"}
+SERVED_SQL = (
+    f"SELECT doc_id, current_version FROM {PolicyDocument.__tablename__} "
+    "WHERE current_version IS NOT NULL"
+)
 MAP_ATTEMPTS = 5  # re-reads of the version map when staff publish during a search
 
 
@@ -144,8 +148,8 @@ class PolicyStore:
 
     def add(self, source: Path | DocumentSource, *, author: str) -> VersionInfo:
         """Publish a new document (or re-publish a removed one) as its next version."""
-        src = _load(source)
-        with self._refusals("add", author, {"doc_id": src.doc_id, "source": src.name}):
+        with self._refusals("add", author, {"source": _name(source)}):
+            src = _load(source)
             doc, latest = self._snapshot(src.doc_id)
             if latest is not None and latest.status != "removal":
                 raise errors.DocumentExists(
@@ -156,8 +160,8 @@ class PolicyStore:
 
     def edit(self, doc_id: str, source: Path | DocumentSource, *, author: str) -> VersionInfo:
         """Replace a document's content; the file's own id is ignored in favour of `doc_id`."""
-        src = _load(source, doc_id).model_copy(update={"doc_id": doc_id})
-        with self._refusals("edit", author, {"doc_id": doc_id, "source": src.name}):
+        with self._refusals("edit", author, {"doc_id": doc_id, "source": _name(source)}):
+            src = _load(source, doc_id).model_copy(update={"doc_id": doc_id})
             doc, latest = self._snapshot(doc_id)
             if latest is None or latest.status == "removal":
                 raise errors.DocumentNotFound(f"no document {doc_id!r} to edit (add it instead)")
@@ -338,13 +342,21 @@ class PolicyStore:
         ]
 
     def served(self) -> set[str]:
-        """The `doc_id@version` keys the index serves now, read from SQL."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(PolicyDocument.doc_id, PolicyDocument.current_version).where(
-                    PolicyDocument.current_version.is_not(None)
-                )
-            ).all()
+        """The `doc_id@version` keys the index serves now, read from SQL.
+
+        A plain read outside any transaction: on SQLite the project's transactions begin
+        with the write lock (BEGIN IMMEDIATE), and a customer's question must neither queue
+        behind a staff write nor hold up the store's writes. WAL gives it the last commit.
+        """
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(SERVED_SQL)
+            rows = cursor.fetchall()
+            cursor.close()
+            connection.rollback()  # ends PostgreSQL's implicit read transaction
+        finally:
+            connection.close()
         return {version_key(doc_id, version) for doc_id, version in rows}
 
     # ----- repair -------------------------------------------------------------------------
@@ -565,6 +577,10 @@ class PolicyStore:
                     detail=str(exc),
                 )
             raise
+
+
+def _name(source: Path | DocumentSource) -> str:
+    return source.name if isinstance(source, DocumentSource) else str(source)
 
 
 def _load(source: Path | DocumentSource, doc_id: str | None = None) -> DocumentSource:
