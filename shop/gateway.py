@@ -136,6 +136,16 @@ def _gate(session: Session, request: _Request) -> Outcome | None:
     )
 
 
+def _claim(session: Session, request: _Request) -> idempotency.IdempotencyRecord:
+    return idempotency.claim(
+        session,
+        request.key,
+        fingerprint=request.fingerprint,
+        customer_id=request.customer_id,
+        action=request.action,
+    )
+
+
 def _attempt(session: Session, request: _Request) -> Outcome:
     """The whole write in one transaction: replay, or claim the key, gate, apply, audit."""
     claimed = idempotency.find(session, request.key)
@@ -152,13 +162,7 @@ def _attempt(session: Session, request: _Request) -> Outcome:
             outcome = Outcome.model_validate(claimed.response).model_copy(update={"replayed": True})
         _audit(session, request, outcome)
         return outcome
-    record = idempotency.claim(
-        session,
-        request.key,
-        fingerprint=request.fingerprint,
-        customer_id=request.customer_id,
-        action=request.action,
-    )
+    record = _claim(session, request)
     faults.checkpoint("gateway.claimed")
     outcome = _gate(session, request) or _apply(session, request)
     faults.checkpoint("gateway.applied")
@@ -174,13 +178,7 @@ def _store_failure(engine: Engine, request: _Request, outcome: Outcome, *, keep:
     try:
         with transaction(engine) as session:
             if keep and idempotency.find(session, request.key) is None:
-                record = idempotency.claim(
-                    session,
-                    request.key,
-                    fingerprint=request.fingerprint,
-                    customer_id=request.customer_id,
-                    action=request.action,
-                )
+                record = _claim(session, request)
                 record.response = outcome.model_dump(mode="json")
             _audit(session, request, outcome)
     except Exception:  # the outcome stands even if the log is unreachable; never mask it

@@ -63,3 +63,13 @@ def data_dir(tmp_path, monkeypatch):
     settings.get.cache_clear()
     yield tmp_path
     settings.get.cache_clear()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A private copy of the seeded demo store (see tests/store_support.py), as an engine."""
+    from tests.store_support import fresh_store
+
+    engine = fresh_store(tmp_path)
+    yield engine
+    engine.dispose()

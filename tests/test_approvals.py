@@ -11,16 +11,9 @@ from shop import approvals, audit, faults, gateway
 from shop.db import transaction
 from shop.operations import refund_preview
 from tests.gateway_support import WRITE_CALLS, approval_threshold, payment_entries, write
-from tests.store_support import DELIVERED, OWNER, fresh_store, owner_records
+from tests.store_support import DELIVERED, OWNER, owner_records
 
 RETURN = WRITE_CALLS["return_delivered_order_items"]
-
-
-@pytest.fixture
-def store(tmp_path):
-    engine = fresh_store(tmp_path)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.gateway_support import WRITE_CALLS, approval_threshold, gift_card_balance, write
-from tests.store_support import GIFT_CARD, OWNER, fresh_store
+from tests.store_support import GIFT_CARD, OWNER
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_GATE = "1000000"
@@ -21,11 +21,10 @@ CANCEL = WRITE_CALLS["cancel_pending_order"]  # paid by GIFT_CARD: a double refu
 
 
 @pytest.fixture
-def store(tmp_path):
-    engine = fresh_store(tmp_path)
+def store(store):
+    """The seeded store with every sample write executed at once (the gate has its own tests)."""
     with approval_threshold(NO_GATE):
-        yield engine
-    engine.dispose()
+        yield store
 
 
 def race(store, keys: list[str]):

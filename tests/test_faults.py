@@ -71,11 +71,10 @@ def expected_after(action: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path):
-    engine = fresh_store(tmp_path)
+def store(store):
+    """The seeded store with every sample write executed at once (the gate has its own tests)."""
     with approval_threshold(NO_GATE):
-        yield engine
-    engine.dispose()
+        yield store
 
 
 def test_every_write_has_steps_inside_its_transaction():

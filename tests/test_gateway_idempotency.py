@@ -8,16 +8,9 @@ from shop import audit, faults, gateway
 from shop.db import transaction
 from shop.idempotency import IdempotencyRecord
 from tests.gateway_support import WRITE_CALLS, audit_outcomes, payment_entries, write
-from tests.store_support import DELIVERED, INTRUDER, OWNER, PENDING, fresh_store, owner_records
+from tests.store_support import DELIVERED, INTRUDER, OWNER, PENDING, owner_records
 
 RETURN = WRITE_CALLS["return_delivered_order_items"]
-
-
-@pytest.fixture
-def store(tmp_path):
-    engine = fresh_store(tmp_path)
-    yield engine
-    engine.dispose()
 
 
 def test_same_key_and_request_returns_the_first_outcome_without_a_second_effect(store):

@@ -1,7 +1,5 @@
 """The store tools: scopes, no model-filled customer, forged ids, confirmations, JSON errors."""
 
-# ruff: noqa: E501  (the tables read best with one case per line)
-
 from __future__ import annotations
 
 import json
@@ -18,7 +16,6 @@ from tests.store_support import (
     INTRUDER,
     OWNER,
     PENDING,
-    fresh_store,
     owner_records,
 )
 
@@ -31,11 +28,10 @@ MODEL_CALLS = {
 
 
 @pytest.fixture
-def store(tmp_path):
-    engine = fresh_store(tmp_path)
+def store(store):
+    """The seeded store with every sample write executed at once (the gate has its own tests)."""
     with approval_threshold("1000000"):
-        yield engine
-    engine.dispose()
+        yield store
 
 
 def tool(store, name, customer=OWNER, confirmation=None, conversation="c-1"):
