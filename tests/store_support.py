@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from functools import cache
@@ -62,7 +63,9 @@ OWNER_CALLS: dict[str, dict[str, Any]] = {
 @cache
 def template() -> Path:
     """The seeded template store, built once per test session."""
-    path = Path(tempfile.mkdtemp(prefix="store-template-")) / "template.db"
+    directory = Path(tempfile.mkdtemp(prefix="store-template-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     seed.seed(engine)
     engine.dispose()  # checkpoint the WAL into the file
