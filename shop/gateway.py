@@ -394,17 +394,18 @@ def _decide(session: Session, approval_id: int, approve: bool, actor: str, note:
             row.action, "approval_rejected", "A staff member declined this request."
         ).model_copy(update={"approval_id": row.id})
     row.outcome = outcome.model_dump(mode="json")
-    _remember(session, row.idempotency_key, outcome)
+    _remember(session, row, outcome)
     _audit_decision(session, row, approve, actor, note, outcome)
     faults.checkpoint("decide.before_commit")
     return outcome
 
 
-def _remember(session: Session, key: str, outcome: Outcome) -> None:
-    """A replay of the customer's original key now tells the decision, not 'pending'."""
-    record = idempotency.find(session, key)
-    if record is not None:
-        record.response = outcome.model_dump(mode="json")
+def _remember(session: Session, row: PendingApproval, outcome: Outcome) -> None:
+    """A replay of any key that waited on this approval now tells the decision, not 'pending'
+    (the same request confirmed twice waits on one approval under two keys)."""
+    for record in idempotency.waiting_on(session, row.fingerprint):
+        if (record.response or {}).get("approval_id") == row.id:
+            record.response = outcome.model_dump(mode="json")
 
 
 def _audit_decision(
@@ -436,7 +437,7 @@ def _settle_failed(
             return Outcome.failed("decide", "not_pending", f"approval {approval_id} was decided")
         outcome = outcome.model_copy(update={"action": row.action, "approval_id": row.id})
         row.outcome = outcome.model_dump(mode="json")
-        _remember(session, row.idempotency_key, outcome)
+        _remember(session, row, outcome)
         _audit_decision(session, row, True, actor, note, outcome)
         return outcome
 

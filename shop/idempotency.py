@@ -32,7 +32,7 @@ class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
 
     key: Mapped[str] = mapped_column(String(KEY_MAX_LENGTH), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
     action: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -89,3 +89,14 @@ def claim(
     session.add(record)
     session.flush()
     return record
+
+
+def waiting_on(session: Session, fingerprint: str) -> list[IdempotencyRecord]:
+    """Every key claimed for the request `fingerprint`, locked (an approval's decision updates
+    the outcome they replay)."""
+    query = (
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.fingerprint == fingerprint)
+        .with_for_update()
+    )
+    return list(session.scalars(query))

@@ -77,6 +77,21 @@ def test_approval_executes_exactly_once(store, gated):
     )
 
 
+def test_one_request_confirmed_twice_waits_on_one_approval_and_both_keys_learn_the_decision(
+    store, gated
+):
+    first = write(store, "return_delivered_order_items", key="token-a")
+    second = write(store, "return_delivered_order_items", key="token-b")
+
+    decided = decide(store, first.approval_id)
+
+    assert second.approval_id == first.approval_id
+    assert len(approvals.list_approvals(store)) == 1
+    for key in ("token-a", "token-b"):
+        replay = write(store, "return_delivered_order_items", key=key)
+        assert replay.replayed and replay.status == "ok" and replay.result == decided.result
+
+
 def test_rejection_discards_the_action(store, gated):
     before = owner_records(store)
     parked = write(store, "return_delivered_order_items")
