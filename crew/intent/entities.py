@@ -19,12 +19,12 @@ from crew.intent.models import (
 )
 
 # "#W2378156", "W2378156", "order#W2378156," ...; a letter or digit right before is a longer id.
-_ORDER_ID = re.compile(r"(?<![A-Za-z0-9])#?[Ww](\d{7})(?!\d)")
+ORDER_ID = re.compile(r"(?<![A-Za-z0-9])#?[Ww](\d{7})(?!\d)")
 # "order number 2378156": the W forgotten, but clearly an order id.
-_BARE_ORDER_ID = re.compile(r"\border\s*(?:id|number|no\.?|num|#)?\s*[:#]?\s*(\d{7})(?!\d)", re.I)
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+BARE_ORDER_ID = re.compile(r"\border\s*(?:id|number|no\.?|num|#)?\s*[:#]?\s*(\d{7})(?!\d)", re.I)
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 # Five digits standing alone (ZIP+4 allowed), not part of an id, a price or a quantity.
-_ZIP = re.compile(r"(?<![\w#$.,@-])(\d{5})(?:-\d{4})?(?![\w@]|[.,]\d)")
+ZIP = re.compile(r"(?<![\w#$.,@-])(\d{5})(?:-\d{4})?(?![\w@]|[.,]\d)")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -122,8 +122,8 @@ _ITEM_DETERMINER = re.compile(
 def extract(text: str, catalog: Catalog) -> Entities:
     products = catalog.find_products(text)
     options = catalog.find_options(text, products)
-    emails = _unique(m.group(0).lower().rstrip(".") for m in _EMAIL.finditer(text))
-    zip_codes = _unique(m.group(1) for m in _ZIP.finditer(_blank(_EMAIL, text)))
+    emails = _unique(m.group(0).lower().rstrip(".") for m in EMAIL.finditer(text))
+    zip_codes = _unique(m.group(1) for m in ZIP.finditer(_blank(EMAIL, text)))
     return Entities(
         order_ids=order_ids(text),
         emails=emails,
@@ -138,8 +138,8 @@ def extract(text: str, catalog: Catalog) -> Entities:
 
 
 def order_ids(text: str) -> list[str]:
-    hits = [(m.start(), m.group(1)) for m in _ORDER_ID.finditer(text)]
-    hits += [(m.start(1), m.group(1)) for m in _BARE_ORDER_ID.finditer(text)]
+    hits = [(m.start(), m.group(1)) for m in ORDER_ID.finditer(text)]
+    hits += [(m.start(1), m.group(1)) for m in BARE_ORDER_ID.finditer(text)]
     return _unique(f"#W{digits}" for _, digits in sorted(hits))
 
 
@@ -207,6 +207,13 @@ def _name_case(word: str) -> str:
 def _blank(pattern: re.Pattern[str], text: str) -> str:
     """`text` with the pattern's hits replaced by spaces (same length: offsets stay valid)."""
     return pattern.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def without_identifiers(text: str) -> str:
+    """`text` with every order id, email and zip code blanked out."""
+    for pattern in (EMAIL, ORDER_ID, BARE_ORDER_ID, ZIP):
+        text = _blank(pattern, text)
+    return text
 
 
 def _unique(items) -> list:

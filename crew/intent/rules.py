@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from crew.intent.entities import full_name
+from crew.intent.entities import full_name, without_identifiers
 from crew.intent.models import Label
 
 # A rule hit is exact, but still not certainty: the customer may be answering a question that
@@ -50,9 +50,6 @@ _IDENTITY_FILLER = _words(
     e-mail address mail order id number no is are a of for me with it full first last account
     registered under"""
 )
-_ID_PATTERNS = re.compile(
-    r"(?<![A-Za-z0-9])#?[Ww]\d{7}(?!\d)|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b\d{5}(?:-\d{4})?\b"
-)
 
 
 def reply(segment: str) -> Label | None:
@@ -66,7 +63,7 @@ def reply(segment: str) -> Label | None:
 
 def identification_only(segment: str) -> bool:
     """True when the segment only gives a name, email, zip or order id: nothing is asked."""
-    rest = _ID_PATTERNS.sub(" ", segment.lower())
+    rest = without_identifiers(segment).lower()
     name = full_name(segment, identifying=rest != segment.lower())
     for word in (name.first_name, name.last_name) if name else ():
         rest = re.sub(rf"\b{re.escape(word.lower())}\b", " ", rest)
