@@ -284,14 +284,6 @@ def dry_run(lab: Lab, write: Write) -> Expected | None:
 # --- one case ----------------------------------------------------------------------------------
 
 
-def _raise_at(checkpoint: str) -> Callable[[str], None]:
-    def injector(name: str) -> None:
-        if name == checkpoint:
-            raise InjectedFault(f"injected at {checkpoint}")
-
-    return injector
-
-
 def _kill_at(checkpoint: str) -> Callable[[str], None]:
     def injector(name: str) -> None:
         if name == checkpoint:
@@ -317,7 +309,7 @@ def _faulted(path: Path, run: Callable[[Engine], object], kind: str, checkpoint:
     def injector(name: str) -> None:
         if name == checkpoint:
             fired.append(name)
-        _raise_at(checkpoint)(name)
+            raise InjectedFault(f"injected at {checkpoint}")
 
     engine = _engine(path)
     with faults.inject(injector):
