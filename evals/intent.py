@@ -3,7 +3,8 @@
 Two sets, neither ever trained on by the model that scores it:
 - held-out: a stratified 20 % of `crew/config/intents.yaml`; a model is trained on the other
   80 % for this (the product's model trains on all of it);
-- test: `evals/data/intent_test.yaml`, written separately, scored by the product's model.
+- test: `evals/data/intent_test.yaml`, written separately, scored by the product's model. Its
+  `fresh` part was written after the first run and is reported on its own as well.
 
 A message counts as right when the router's first intent is its label; no intent (below the
 threshold) is wrong, except that out-of-scope recall also reports "not forced into a business
@@ -49,10 +50,15 @@ def held_out_split(examples, share=HELD_OUT_SHARE, seed=0):
     return train, held
 
 
-def load_test_set(path: Path = TEST_SET):
+def load_test_set(path: Path = TEST_SET, fresh: bool | None = None):
+    """(single, multi) rows; `fresh`: only the untouched part (True), only the rest (False)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    single = [(text, label) for label, texts in data["single"].items() for text in texts]
-    multi = [(row["text"], list(row["intents"])) for row in data["multi"]]
+    parts = {False: ("single", "multi"), True: ("fresh", "fresh_multi")}
+    chosen = [parts[fresh]] if fresh is not None else list(parts.values())
+    single = [
+        (text, label) for s, _ in chosen for label, texts in data[s].items() for text in texts
+    ]
+    multi = [(row["text"], list(row["intents"])) for _, m in chosen for row in data[m]]
     assert all(isinstance(t, str) and lab in LABELS for t, lab in single), "bad test row"
     return single, multi
 
@@ -221,22 +227,26 @@ def evaluate_held_out(catalog: Catalog, cache: Path, reports: Path) -> None:
     )
 
 
-def evaluate_test_set(router: Router, reports: Path) -> tuple[float, float, list[str]]:
-    single, multi = load_test_set()
+def evaluate_test_set(
+    router: Router, reports: Path, fresh: bool | None = None
+) -> tuple[float, float, list[str]]:
+    single, multi = load_test_set(fresh=fresh)
     texts, truth = [t for t, _ in single], [y for _, y in single]
     predicted = first_labels(router, texts)
-    print(f"test set: {len(single)} single-request messages, {len(multi)} multi-request")
+    name = "test set, untouched part" if fresh else "test set"
+    print(f"{name}: {len(single)} single-request messages, {len(multi)} multi-request")
     f1, accuracy = print_scores(truth, predicted)
     report_errors(texts, truth, predicted)
-    confusion_path = reports / "intent_confusion.png"
-    save_confusion(truth, predicted, confusion_path, "Intent router, test set (first intent)")
+    if fresh is None:
+        confusion_path = reports / "intent_confusion.png"
+        save_confusion(truth, predicted, confusion_path, "Intent router, test set (first intent)")
+        print(f"  confusion matrix: {confusion_path}")
     sequences = [[i.label for i in c.intents] for c in router.classify_many([t for t, _ in multi])]
     exact = [s == want for s, (_, want) in zip(sequences, multi, strict=True)]
     print(f"  multi-request messages, intents in the right order: {sum(exact)}/{len(multi)}")
     for ok, got, (text, want) in zip(exact, sequences, multi, strict=True):
         if not ok:
             print(f"    want {want} got {got}: {text!r}")
-    print(f"  confusion matrix: {confusion_path}")
     return f1, accuracy, texts + [t for t, _ in multi]
 
 
@@ -252,6 +262,7 @@ def main(argv: list[str]) -> int:
     cache = settings.get().data_dir / "cache"
     evaluate_held_out(catalog, cache, args.reports)
     router = Router.load(catalog, cache_dir=cache)
+    evaluate_test_set(router, args.reports, fresh=True)
     f1, accuracy, texts = evaluate_test_set(router, args.reports)
     if args.skip_latency:
         print(f"intent: macro-F1 {f1:.3f}, accuracy {accuracy:.3f} (latency skipped)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +52,7 @@ _UNIT_ALIASES = {
 }
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+|[^\w\s-]")
 _GAP = r"[\s-]*"
+_WORD_START, _WORD_END = r"(?<![\w.])", r"(?!\w)"
 # What may follow a context-only value for it to count: an option name, a product, "one"...
 _AFTER_WORDS = r"ones?|versions?|models?|variants?|options?|editions?|colou?rs?|sizes?"
 _VERB_BEFORE = re.compile(r"\b(?:to|i|we|they|gonna|wanna)\s+$", re.I)
@@ -67,17 +68,15 @@ class Found:
 
 
 @dataclass(frozen=True)
-class _Hit:
-    start: int
-    end: int
-    meaning: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class _Surface:
-    pattern: re.Pattern[str]
+    text: str
+    pattern: re.Pattern[str]  # the surface alone, with word boundaries
     meaning: tuple[str, ...]  # product ids, or canonical option values (lowercase)
     context_only: bool = False
+
+    @property
+    def body(self) -> str:
+        return self.pattern.pattern[len(_WORD_START) : -len(_WORD_END)]
 
 
 def _number(value: float) -> str:
@@ -109,7 +108,7 @@ def _plural(word: str) -> str:
 
 
 def value_regex(value: str) -> str:
-    """Regex for an option value, tolerant of spacing, hyphens, unit spellings and l/ml."""
+    """Regex (no word boundaries) for an option value: any spacing, unit spelling, l or ml."""
     tokens = _TOKEN.findall(value.lower())
     parts: list[str] = []
     i = 0
@@ -122,22 +121,14 @@ def value_regex(value: str) -> str:
             continue
         parts.append(re.escape(token))
         i += 1
-    return r"(?<![\w.])" + _GAP.join(parts) + r"(?!\w)"
+    return _GAP.join(parts)
 
 
 def product_regex(surface: str) -> str:
+    """Regex (without word boundaries) for a product word, singular or plural."""
     words = [w for w in re.split(r"[\s-]+", surface.lower()) if w]
     body = _GAP.join([*(re.escape(w) for w in words[:-1]), _plural(words[-1])])
-    return r"(?<!\w)" + body + r"(?!\w)"
-
-
-def _longest_first(hits: Iterable[_Hit]) -> list[_Hit]:
-    """Keep the longest of overlapping hits ("rose gold" over "gold"), in text order."""
-    kept: list[_Hit] = []
-    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
-        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
-            kept.append(hit)
-    return sorted(kept, key=lambda h: h.start)
+    return body
 
 
 @lru_cache(maxsize=1)
@@ -156,13 +147,18 @@ class Catalog:
         value_keys: dict[str, tuple[str, tuple[str, ...]]],
     ) -> None:
         self.names = names  # product id -> product name
-        self._products = products
-        self._values = values
+        # One alternation per kind, longest surface first: a single scan per message, and at
+        # any position "rose gold" is tried before "gold".
+        self._products = sorted(products, key=lambda s: -len(s.text))
+        self._values = sorted(values, key=lambda s: -len(s.text))
+        self._product_re = _alternation(self._products)
+        self._value_re = _alternation(self._values)
+        self._seen: dict[tuple[int, str], _Surface] = {}
         self._value_keys = value_keys  # canonical value (lowercase) -> (display, option names)
         keys = {k for _, option_names in value_keys.values() for k in option_names}
         keys |= {"colour"} if "color" in keys else set()
         key_alt = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) or "(?!)"
-        product_alt = "|".join(s.pattern.pattern for s in products) or "(?!)"
+        product_alt = self._product_re.pattern
         self._key_before = re.compile(rf"(?:{key_alt})\s*(?:is|of|:|=|-)?\s*$", re.I)
         self._in_before = re.compile(r"\bin\s+$", re.I)
         self._after = re.compile(rf"^[\s-]*(?:{key_alt}|{product_alt}|{_AFTER_WORDS})(?!\w)", re.I)
@@ -191,63 +187,65 @@ class Catalog:
     # matching ----------------------------------------------------------------------------
 
     def find_products(self, text: str) -> list[Found]:
-        hits = (
-            _Hit(m.start(), m.end(), s.meaning)
-            for s in self._products
-            for m in s.pattern.finditer(text)
-            if not _VERB_BEFORE.search(text, 0, m.start())  # "to watch a film"
-        )
         found: list[Found] = []
-        for hit in _merge_same_span(hits):
-            ids = sorted(hit.meaning, key=lambda pid: self.names[pid])
+        for m in self._product_re.finditer(text):
+            if _VERB_BEFORE.search(text, 0, m.start()):  # "to watch a film"
+                continue
+            meaning = self._all_meanings(m.group(0), self._products).meaning
+            ids = sorted(meaning, key=lambda pid: self.names[pid])
             mention = ProductMention(
-                text=text[hit.start : hit.end],
-                names=sorted({self.names[pid] for pid in ids}),
-                product_ids=ids,
+                text=m.group(0), names=sorted({self.names[pid] for pid in ids}), product_ids=ids
             )
-            found.append(Found(hit.start, hit.end, mention))
+            found.append(Found(m.start(), m.end(), mention))
         return found
 
     def find_options(self, text: str, taken: Sequence[Found] = ()) -> list[Found]:
         """Option values in `text`, ignoring words inside the spans in `taken` (products)."""
-        hits = []
-        for surface in self._values:
-            for m in surface.pattern.finditer(text):
-                if any(m.start() < t.end and m.end() > t.start for t in taken):
-                    continue
-                if surface.context_only and not self._in_context(text, m.start(), m.end()):
-                    continue
-                hits.append(_Hit(m.start(), m.end(), surface.meaning))
         found: list[Found] = []
-        for hit in _merge_same_span(hits):
-            for canonical in hit.meaning:
+        for m in self._value_re.finditer(text):
+            surface = self._all_meanings(m.group(0), self._values)
+            if any(m.start() < t.end and m.end() > t.start for t in taken):
+                continue
+            if surface.context_only and not self._in_context(text, m, surface):
+                continue
+            for canonical in surface.meaning:
                 display, options = self._value_keys[canonical]
-                mention = OptionMention(
-                    text=text[hit.start : hit.end], value=display, options=list(options)
-                )
-                found.append(Found(hit.start, hit.end, mention))
+                mention = OptionMention(text=m.group(0), value=display, options=list(options))
+                found.append(Found(m.start(), m.end(), mention))
         return found
 
-    def _in_context(self, text: str, start: int, end: int) -> bool:
-        before, after = text[max(0, start - 30) : start], text[end : end + 40]
+    def _all_meanings(self, words: str, surfaces: list[_Surface]) -> _Surface:
+        """Every surface these words fit ("1 litre" is "1L", "1 liter" and "1000ml"), cached."""
+        key = (id(surfaces), words.lower())
+        if key not in self._seen:
+            fits = [s for s in surfaces if s.pattern.fullmatch(words)]
+            meaning = tuple(sorted({m for s in fits for m in s.meaning}))
+            context_only = all(s.context_only for s in fits)
+            self._seen[key] = _Surface(words.lower(), fits[0].pattern, meaning, context_only)
+        return self._seen[key]
+
+    def _in_context(self, text: str, m: re.Match[str], surface: _Surface) -> bool:
+        before, after = text[max(0, m.start() - 30) : m.start()], text[m.end() : m.end() + 40]
         if self._key_before.search(before) or self._after.match(after):
             return True
-        is_colour = any("color" in k for k in self._options_at(text[start:end]))
-        return is_colour and bool(self._in_before.search(before))
-
-    def _options_at(self, surface_text: str) -> set[str]:
-        for surface in self._values:
-            if surface.pattern.fullmatch(surface_text):
-                return {k for c in surface.meaning for k in self._value_keys[c][1]}
-        return set()
+        keys = {k for c in surface.meaning for k in self._value_keys[c][1]}
+        return any("color" in k for k in keys) and bool(self._in_before.search(before))
 
 
-def _merge_same_span(hits: Iterable[_Hit]) -> list[_Hit]:
-    """Hits of several surfaces on exactly the same words mean all of their things."""
-    merged: dict[tuple[int, int], set[str]] = defaultdict(set)
-    for hit in hits:
-        merged[(hit.start, hit.end)].update(hit.meaning)
-    return _longest_first(_Hit(s, e, tuple(sorted(m))) for (s, e), m in merged.items())
+def _bounded(body: str) -> re.Pattern[str]:
+    return re.compile(_WORD_START + body + _WORD_END, re.I)
+
+
+def _alternation(surfaces: list[_Surface]) -> re.Pattern[str]:
+    """One regex for all surfaces, dispatched on the first character: a message is scanned
+    once, and at each word start only the surfaces with that initial are tried."""
+    buckets: dict[str, list[str]] = defaultdict(list)
+    for surface in surfaces:
+        initial = surface.text[:1].lower()
+        # "500ml" also matches "0.5 l": any surface starting with a digit may start with any
+        buckets[r"\d" if initial.isdigit() else re.escape(initial)].append(surface.body)
+    body = "|".join(f"(?={key})(?:{'|'.join(bodies)})" for key, bodies in buckets.items())
+    return re.compile(_WORD_START + f"(?:{body or '(?!)'})" + _WORD_END, re.I)
 
 
 def _product_surfaces(names: dict[str, str], synonyms: dict[str, Any]) -> list[_Surface]:
@@ -264,8 +262,7 @@ def _product_surfaces(names: dict[str, str], synonyms: dict[str, Any]) -> list[_
         for word in extra if pid else ():
             surfaces[word.lower()].add(pid)
     return [
-        _Surface(re.compile(product_regex(s), re.I), tuple(sorted(ids)))
-        for s, ids in surfaces.items()
+        _Surface(s, _bounded(product_regex(s)), tuple(sorted(ids))) for s, ids in surfaces.items()
     ]
 
 
@@ -298,7 +295,7 @@ def _value_surfaces(
         )
 
     compiled = [
-        _Surface(re.compile(value_regex(s), re.I), tuple(sorted(c)), needs_context(s))
+        _Surface(s, _bounded(value_regex(s)), tuple(sorted(c)), needs_context(s))
         for s, c in surfaces.items()
     ]
     value_keys = {c: (display[c], tuple(sorted(k))) for c, k in keys.items()}
