@@ -47,9 +47,11 @@ from shop.faults import checkpoint
 
 tracer = trace.get_tracer(__name__)
 
-# Cosine similarity below which the best passage is noise: the assistant should say it does not
-# know. Calibrated by `python -m evals retrieval` (customer questions vs off-topic ones).
-RELEVANCE_THRESHOLD = 0.30
+# Cosine similarity below which a passage is noise: the assistant should say it does not know.
+# Calibrated by `python -m evals retrieval`: at 0.25, 72 of 73 customer questions keep a passage
+# (the one below retrieves a wrong document first anyway) and all 24 off-topic questions get none
+# (their best passage scores at most 0.22).
+RELEVANCE_THRESHOLD = 0.25
 SYSTEM_AUTHOR = "system"
 DEFAULT_CATEGORY = "general"
 FILTER_FIELDS = {"doc_id", "category", "section", "title"}
