@@ -98,6 +98,10 @@ def _constant_model(top: float, label: str = "order_status") -> IntentModel:
         (0.45, "where is my order", []),  # below the threshold: ask, don't guess
         (0.55, "where is my order", ["order_status"]),
         (0.45, "yes", ["affirm"]),  # an exact reply rule does not depend on the model
+        (0.45, "👍", ["affirm"]),
+        (0.99, "", []),
+        (0.99, "  ", []),
+        (0.99, "I'm Yusuf Rossi, zip 19122", []),  # identification answers, it does not ask
         (0.45, "first this, then that", []),  # no segment and not the whole message: nothing
     ],
 )

@@ -8,11 +8,10 @@ the flow then asks what the customer meant instead of guessing a business action
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from openinference.semconv.trace import OpenInferenceSpanKindValues, SpanAttributes
 from opentelemetry import trace
 
@@ -75,37 +74,43 @@ class Router:
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         """Classify several messages with one embedding batch for all their segments."""
         spans = [tracer.start_span("intent.classify") for _ in texts]
-        segments = [split(text) or [text] for text in texts]
-        to_embed = [
-            normalise(s)
-            for text, segs in zip(texts, segments, strict=True)
-            for s in [*segs, *([text] if len(segs) > 1 else [])]
-            if rules.reply(s) is None
+        segments = [split(text) for text in texts]
+        scored = self._score([s for segs in segments for s in segs])
+        # Where no segment is confident, the whole message gets a chance (a second, rare batch).
+        asked = [[scored[s] for s in segs if not rules.identification_only(s)] for segs in segments]
+        unsure = [
+            text
+            for text, segs, questions in zip(texts, segments, asked, strict=True)
+            if len(segs) > 1 and questions and not self._confident(questions)
         ]
-        scores = iter(self.model.probabilities(embed(to_embed)) if to_embed else [])
+        wholes = self._score(unsure)
         results = []
-        for text, segs, span in zip(texts, segments, spans, strict=True):
-            scored = [self._score(s, scores) for s in segs]
-            whole = self._score(text, scores) if len(segs) > 1 else scored[0]
-            entities = self.entities(text)
-            intents = self._decide(text, scored, whole)
-            results.append(Classification(text=text, intents=intents, entities=entities))
+        for text, questions, span in zip(texts, asked, spans, strict=True):
+            intents = self._decide(text, questions, wholes.get(text))
+            results.append(Classification(text=text, intents=intents, entities=self.entities(text)))
             _record(span, results[-1])
         return results
 
-    def _score(self, segment: str, scores: Iterator[np.ndarray]) -> _Scored:
-        label = rules.reply(segment)
-        if label:
-            return _Scored(segment, label, rules.RULE_CONFIDENCE)
-        probabilities = next(scores)
-        best = int(probabilities.argmax())
-        return _Scored(segment, self.model.labels[best], float(probabilities[best]))
+    def _score(self, segments: list[str]) -> dict[str, _Scored]:
+        """Each distinct segment scored by an exact rule or, in one batch, by the model."""
+        by_rule = {s: rules.reply(s) for s in dict.fromkeys(segments)}
+        to_embed = [s for s, label in by_rule.items() if label is None]
+        probabilities = self.model.probabilities(embed([normalise(s) for s in to_embed]))
+        scored = {
+            s: _Scored(s, label, rules.RULE_CONFIDENCE) for s, label in by_rule.items() if label
+        }
+        for segment, row in zip(to_embed, probabilities, strict=True):
+            best = int(row.argmax())
+            scored[segment] = _Scored(segment, self.model.labels[best], float(row[best]))
+        return scored
 
-    def _decide(self, text: str, scored: list[_Scored], whole: _Scored) -> list[IntentScore]:
-        # "I'm Yusuf Rossi, zip 19122" answers a question; it asks for nothing.
-        asked = [s for s in scored if not rules.identification_only(s.segment)]
-        confident = [s for s in asked if s.confidence >= self.threshold]
-        if not confident and asked and len(scored) > 1 and whole.confidence >= self.threshold:
+    def _confident(self, scored: list[_Scored]) -> list[_Scored]:
+        return [s for s in scored if s.confidence >= self.threshold]
+
+    def _decide(self, text: str, asked: list[_Scored], whole: _Scored | None) -> list[IntentScore]:
+        """`asked`: the scored segments that ask for something, in the customer's order."""
+        confident = self._confident(asked)
+        if not confident and whole and whole.confidence >= self.threshold:
             confident = [_Scored(text, whole.label, whole.confidence)]
         if any(s.label != "smalltalk" for s in confident):
             # "Hi! Where is my order?" asks about the order; the greeting needs no workflow.

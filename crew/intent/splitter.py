@@ -145,7 +145,7 @@ def _pieces(text: str) -> list[_Piece]:
                 pieces.append(piece)
             continue
         pieces += _sentence_pieces(sentence, weak=bool(pieces))
-    return [p for p in pieces if re.search(r"[^\W\d_]", p.text)]
+    return [p for p in pieces if re.search(r"[^\W\d_]", p.text) or rules.reply(p.text)]
 
 
 def _sentence_pieces(sentence: str, weak: bool) -> list[_Piece]:
