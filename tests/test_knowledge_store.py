@@ -7,8 +7,12 @@ documents of its own, so tests do not depend on each other's order.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -25,7 +29,7 @@ from knowledge.models import PolicyVersion
 from knowledge.seed import POLICIES_DIR, ensure_ingested
 from knowledge.store import PolicyStore
 from shop import audit, faults
-from shop.db import transaction
+from shop.db import make_engine, transaction
 
 GIFT_QUESTION = "can you gift wrap a present for me?"
 
@@ -412,3 +416,59 @@ def test_cli_round_trip(kb, tmp_path, capsys):
         ("knowledge.remove", "ok"),
         ("knowledge.add", "refused"),
     ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server on loopback, as a deployment with CHROMA_HOST would use."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chroma"),
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the Chroma server did not start")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_chroma_server_is_the_same_code_path(kb, chroma_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHROMA_PORT", str(chroma_server))
+    settings.get.cache_clear()
+    try:
+        remote = PolicyStore(make_engine(f"sqlite:///{tmp_path / 'remote.db'}"))
+        assert remote.index.client.get_settings().chroma_api_impl.endswith("FastAPI")  # HTTP
+        remote.add(_gift_doc("gift-remote", 1), author="tester")
+        remote.edit("gift-remote", _gift_doc("gift-remote", 2), author="tester")
+        assert _served_versions(remote, "gift-remote") == {2}
+        assert list(remote.index.inventory()) == ["gift-remote@2"]
+    finally:
+        monkeypatch.undo()
+        settings.get.cache_clear()
