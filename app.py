@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,14 +170,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     say(banner(running))
     say(f"  ready in {time.perf_counter() - started:.1f} s")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        say("\nstopping…")
-    finally:
-        running.stop()
+    wait_for_stop_signal()
+    say("\nstopping…")
+    running.stop()
     return 0
+
+
+def wait_for_stop_signal() -> None:
+    """Block until Ctrl-C or SIGTERM. Our own handlers, installed last: CrewAI's telemetry
+    registers SIGINT/SIGTERM handlers on import that swallow Ctrl-C."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from ui.chat import ChatBackend, history_messages
 
 log = logging.getLogger(__name__)
 
-APPROVAL_COLUMNS = ["id", "requested", "customer", "action", "amount", "conversation"]
+APPROVAL_COLUMNS = ["id", "requested", "customer", "action", "order", "amount", "conversation"]
 HANDOFF_COLUMNS = ["ticket", "opened", "customer", "summary", "conversation"]
 AUDIT_COLUMNS = ["id", "at", "actor", "action", "outcome", "detail"]
 MAX_NOTE = 1000
@@ -70,6 +70,7 @@ class Console:
                 item.created_at.strftime("%Y-%m-%d %H:%M"),
                 item.customer_id,
                 item.action,
+                str(item.arguments.get("order_id", "")),
                 f"${item.amount:,.2f}",
                 item.conversation_id or "",
             ]
