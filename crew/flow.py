@@ -119,7 +119,8 @@ class SupportFlow(Flow[TurnState]):
         usage = meter.current
         if usage is not None and usage.notices:
             reply = f"{' '.join(usage.notices)}\n\n{reply}"
-        verdict = guard.check_output(reply, self.state.evidence, customer_id=self.convo.customer_id)
+        evidence = [self.state.message, *self.state.evidence]  # the customer's own words count
+        verdict = guard.check_output(reply, evidence, customer_id=self.convo.customer_id)
         if not verdict.allowed:
             self.note(
                 "guardrail", "Reply withheld: ungrounded facts", ", ".join(verdict.ungrounded)
@@ -470,7 +471,7 @@ class SupportFlow(Flow[TurnState]):
         self.convo.pending = PendingAction(
             token=token, call=call, summary=summary, facts=described.facts, step=step
         )
-        self.state.evidence.append(described.facts)
+        self.state.evidence += [described.facts, summary]  # worded by code from the records
         self.note("approval", f"Awaiting confirmation: {call.tool}", summary)
         self.say(summary)
 

@@ -26,7 +26,7 @@ KIND_FOR_INTENT = {
     "account": "profile",
 }
 _WANT_MARKERS = re.compile(
-    r"\b(in|into|to|for|instead|prefer|want|wants|comes?|with|get|an?|like)\s*(a|an|the|one)?\s*$",
+    r"\b(in|into|to|for|instead|prefer|want|wants|comes?|with|get|like)\b(\W+[a-z]+){0,2}\W*$",
     re.IGNORECASE,
 )
 _LIST = re.compile(r"\b(all|list|every|history)\b.*\border", re.IGNORECASE)
