@@ -27,8 +27,9 @@ from crew.intent.splitter import split
             "Exchange the shoes. Before that, check the status of my order",
             ["check the status of my order", "Exchange the shoes."],
         ),
-        ("cancel it after you check the status", ["you check the status", "cancel it"]),
-        ("Before you cancel it, check where it is", ["check where it is", "you cancel it"]),
+        ("cancel it after you check the status", ["check the status", "cancel it"]),
+        ("cancel it after checking the status", ["checking the status", "cancel it"]),
+        ("Before you cancel it, check where it is", ["check where it is", "cancel it"]),
         (
             "return the headphones and then exchange the kettle, but first tell me the policy",
             ["tell me the policy", "return the headphones", "exchange the kettle"],

@@ -32,14 +32,16 @@ _CONNECTOR = re.compile(
     r"|once\s+(?:that's|that\s+is|thats)\s+done|when\s+(?:that's|that\s+is)\s+done|next)\b,?\s*"
     r"|(?:,\s*(?:and\s+)?|\s+and\s+)(?P<also>also|plus|additionally)\b,?\s*"
     rf"|(?:,\s*(?:and\s+)?|\s+and\s+)(?P<and>)(?={_REQUEST_START})"
-    r"|\s+(?:after|once)\s+(?P<after_you>)(?=(?:you|u)\b|checking\b)"
-    r"|\s+before\s+(?P<before_you>)(?=(?:you|u)\b)",
+    r"|\s+(?:after|once)\s+(?:you|u)\s+(?P<after_you>)"
+    r"|\s+(?:after|once)\s+(?P<after_checking>)(?=checking\b)"
+    r"|\s+before\s+(?:you|u)\s+(?P<before_you>)",
     re.I,
 )
 _RELATION: dict[str, Relation] = {
     "first": "first",
     "before": "before",
     "after_you": "before",
+    "after_checking": "before",
     "then": "after",
     "also": "after",
     "and": "after",
@@ -55,7 +57,7 @@ _LEAD = re.compile(
 )
 # "Before you cancel it, check where it is" / "After you check it, cancel it".
 _LEADING_CLAUSE = re.compile(
-    r"^(?P<word>before|after|once)\s+(?P<clause>(?:you|u)\b[^,]+),\s*", re.I
+    r"^(?P<word>before|after|once)\s+(?:you|u)\s+(?P<clause>[^,]+),\s*", re.I
 )
 # "Yes, refund it to my card": the yes answers the pending question, the rest is a request.
 _INTERJECTION = re.compile(
