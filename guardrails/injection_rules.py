@@ -62,7 +62,12 @@ RULES: dict[str, re.Pattern[str]] = {
         "instructions-you-were-given": (
             r"\b(?:instructions?|rules|prompt|guidelines)\s+(?:that\s+)?you\s+(?:were|have\s+been|"
             r"got)\s+(?:given|programmed|told|trained|configured)\b|\bwhat\s+(?:were|are)\s+you\s+"
-            r"(?:told|instructed|programmed)\s+(?:to\s+do\s+)?before\b"
+            r"(?:told|instructed|programmed)\s+(?:to\s+do\s+)?before\b|\bwhat\s+(?:instructions|"
+            r"rules|prompt|guidelines)\s+(?:were|have)\s+you\s+(?:been\s+)?(?:given|told|programmed)"
+        ),
+        "context-override": (
+            r"\b(?:ignore|disregard|override|bypass)\s+(?:the\s+|your\s+)?(?:customer|user|"
+            r"conversation|session|authenticated)\s+(?:context|id|identity|verification)\b"
         ),
         "new-instructions": (
             r"(?:^|\n|\.\s|:\s)\s*(?:new|updated|revised|real|actual|true)\s+"
@@ -81,7 +86,9 @@ RULES: dict[str, re.Pattern[str]] = {
             r"(?:developer|god|admin|debug|dan|jailbreak)\s+mode\s+(?:enabled|activated|on))"
         ),
         "bypass-safety": (
-            rf"\b(?:override|bypass|disable|circumvent|turn\s+off|switch\s+off|skip|ignore|"
+            # "important not to disregard safety protocols" asks about a rule, not to break it
+            rf"(?<!not to )(?<!never )(?<!n't )(?<!not )"
+            rf"\b(?:override|bypass|disable|circumvent|turn\s+off|switch\s+off|skip|ignore|disregard|"
             rf"deactivate|get\s+around|evade)\s+(?:all\s+)?(?:the\s+|your\s+|any\s+|these\s+)?"
             rf"(?:\w+\s+)?{_SAFETY}\b"
         ),
@@ -102,12 +109,13 @@ RULES: dict[str, re.Pattern[str]] = {
             rf"\b(?:ai|llm|language model|gpt|assistants|agents|models)\s+(?:must|shall|"
             rf"is\s+(?:required|instructed|authori[sz]ed)\s+to|are\s+(?:required|instructed|"
             rf"authori[sz]ed)\s+to)\s+(?:now\s+|immediately\s+|always\s+)?(?:issue|refund|"
-            rf"approve|cancel|send|call)\b"
+            rf"approve|cancel|send|call|recommend|promote|mention|say|tell)\b"
         ),
         "chat-template-tokens": (
             r"<\|(?:im_start|im_end|system|endoftext|start_header_id|end_header_id|eot_id)\|>|"
             r"\[/?INST\]|<<\s*/?SYS\s*>>|^\s*#{2,}\s*(?:system|instruction)s?\b|"
-            r"(?:^|\n)\s*(?:system|assistant)\s*:\s*(?:you|ignore|new|override|from now)"
+            r"(?:^|\n|[.!?]\s)\s*(?:system|assistant|admin)\s*:\s*(?:you|ignore|new|override|"
+            r"from now|tell|reveal|print|show|give|send|cancel|refund|approve|mark)"
         ),
         "delimiter-spoof": (
             r"</?\s*(?:untrusted|untrusted[-_]data|data|document|tool[-_]?result|system|context|"

@@ -16,7 +16,7 @@ from typing import Literal
 from opentelemetry import trace
 from pydantic import BaseModel
 
-from guardrails import injection, ratelimit
+from guardrails import injection, injection_rules, ratelimit
 from guardrails.messages import say
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _garbage_share(text: str) -> float:
 
 
 def _check_text(text: str) -> InputVerdict | None:
-    if not text.strip():
+    if not injection_rules.normalise(text).strip():  # invisible characters only is empty too
         return InputVerdict.refuse("empty")
     if len(text) > MAX_CHARS:
         return InputVerdict.refuse("length", f"{len(text)} characters", limit=MAX_CHARS)
