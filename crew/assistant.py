@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from crew.agents import Specialists, quiet_console
-from crew.backends.usage import meter
+from crew.backends.usage import TurnUsage, meter
 from crew.flow import Services, StepNote, SupportFlow, TurnState
 from crew.state import ConversationState, ConversationStore, UnknownConversation
 
@@ -35,6 +35,7 @@ class TurnResult(BaseModel):
     handoff: bool = False
     trace_id: str | None = None
     cards: list[dict[str, Any]] = Field(default_factory=list)
+    usage: TurnUsage | None = None  # model calls and prompt sizes of this turn
 
 
 def _services(engine: Engine) -> Services:
@@ -154,6 +155,7 @@ class Assistant:
             else None,
             handoff=turn.handoff,
             cards=turn.cards,
+            usage=usage,
         )
 
     def _traced(self, state: ConversationState, message: str, client_id: str) -> TurnResult:
