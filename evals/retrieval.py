@@ -177,6 +177,19 @@ def main(argv: list[str]) -> int:
             f"  of which query embedding: p50 {_percentile(embedding, 0.5):.1f} ms, "
             f"p95 {_percentile(embedding, 0.95):.1f} ms"
         )
+        texts = [q.q for q in data.questions]
+        vectors = dict(zip(texts, embed(texts), strict=True))
+
+        def index_path(question: str) -> None:  # what search does after embedding
+            served = sorted(store.served())
+            store.index.query(vectors[question], served, 3)
+            store.served()
+
+        rest = _timed(args.repeats, data, index_path)
+        print(
+            f"  and version map + Chroma: p50 {_percentile(rest, 0.5):.1f} ms, "
+            f"p95 {_percentile(rest, 0.95):.1f} ms"
+        )
     settings.get.cache_clear()
     print(
         f"retrieval: hit@1 {hits1 / total:.3f}, hit@3 {hits3 / total:.3f}, "
