@@ -18,8 +18,8 @@ from typing import Any
 
 _EXPORTS = {
     "PolicyStore": "knowledge.store",
-    "DocumentInfo": "knowledge.store",
-    "VersionInfo": "knowledge.store",
+    "DocumentInfo": "knowledge.records",
+    "VersionInfo": "knowledge.records",
     "ensure_ingested": "knowledge.seed",
     "Passage": "knowledge.passages",
     "passages_as_data": "knowledge.passages",

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from knowledge.errors import KnowledgeError
+from knowledge.records import VersionInfo
 from knowledge.seed import ensure_ingested
-from knowledge.store import PolicyStore, VersionInfo
+from knowledge.store import PolicyStore
 
 
 def _default_author() -> str:

@@ -13,12 +13,13 @@ Chroma from SQL after a crash between those steps.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from openinference.semconv.trace import (
@@ -27,7 +28,6 @@ from openinference.semconv.trace import (
     SpanAttributes,
 )
 from opentelemetry import trace
-from pydantic import BaseModel
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
@@ -39,12 +39,21 @@ from knowledge.embeddings import embed
 from knowledge.index import Hit, PolicyIndex, version_key
 from knowledge.models import PolicyDocument, PolicyVersion
 from knowledge.passages import Passage
+from knowledge.records import (
+    DocumentInfo,
+    ReconcileReport,
+    VersionInfo,
+    document_info,
+    version_info,
+    version_row,
+)
 from knowledge.screening import screen
 from shop import audit
 from shop.audit import AuditEntry
 from shop.db import Base, default_engine, transaction
 from shop.faults import checkpoint
 
+log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 # Cosine similarity below which a passage is noise: the assistant should say it does not know.
@@ -60,42 +69,6 @@ SERVED_SQL = (
     "WHERE current_version IS NOT NULL"
 )
 MAP_ATTEMPTS = 5  # re-reads of the version map when staff publish during a search
-
-
-class DocumentInfo(BaseModel):
-    doc_id: str
-    title: str
-    category: str
-    effective_date: date
-    current_version: int | None
-    latest_version: int
-    state: Literal["published", "removed", "quarantined"]
-    updated_at: datetime
-
-
-class VersionInfo(BaseModel):
-    doc_id: str
-    version: int
-    action: str
-    status: str
-    current: bool
-    title: str
-    category: str
-    effective_date: date
-    author: str
-    created_at: datetime
-    diff_summary: str
-    quarantine_reasons: list[str]
-    chunk_count: int
-    based_on: int | None
-    approved_by: str | None
-    source: str
-    body: str | None = None
-
-
-class ReconcileReport(BaseModel):
-    reindexed: list[str]
-    deleted: list[str]
 
 
 @dataclass
@@ -241,7 +214,7 @@ class PolicyStore:
                         detail="; ".join(row.quarantine_reasons)[:4000],
                     )
                     session.flush()
-                    info = _info(row, doc)
+                    info = version_info(row, doc)
             except BaseException:
                 self._forget(key)
                 raise
@@ -253,7 +226,7 @@ class PolicyStore:
     def list_documents(self, *, include_removed: bool = False) -> list[DocumentInfo]:
         with transaction(self.engine) as session:
             docs = session.scalars(select(PolicyDocument).order_by(PolicyDocument.doc_id)).all()
-            infos = [_document_info(session, doc) for doc in docs]
+            infos = [document_info(session, doc) for doc in docs]
         return [i for i in infos if include_removed or i.state != "removed"]
 
     def show(self, doc_id: str, version: int | None = None) -> VersionInfo:
@@ -263,8 +236,8 @@ class PolicyStore:
             if doc is None:
                 raise errors.DocumentNotFound(f"no document {doc_id!r}")
             number = version or doc.current_version or doc.latest_version
-            row = _version_row(session, doc_id, number)
-            return _info(row, doc, with_body=True)
+            row = version_row(session, doc_id, number)
+            return version_info(row, doc, with_body=True)
 
     def history(self, doc_id: str) -> list[VersionInfo]:
         with transaction(self.engine) as session:
@@ -276,7 +249,7 @@ class PolicyStore:
                 .where(PolicyVersion.doc_id == doc_id)
                 .order_by(PolicyVersion.version)
             ).all()
-            return [_info(row, doc) for row in rows]
+            return [version_info(row, doc) for row in rows]
 
     def quarantined(self) -> list[VersionInfo]:
         """Versions awaiting a staff decision, oldest first."""
@@ -287,7 +260,8 @@ class PolicyStore:
                 .order_by(PolicyVersion.created_at)
             ).all()
             return [
-                _info(row, session.get(PolicyDocument, row.doc_id), with_body=True) for row in rows
+                version_info(row, session.get(PolicyDocument, row.doc_id), with_body=True)
+                for row in rows
             ]
 
     def search(
@@ -408,7 +382,7 @@ class PolicyStore:
     def _snapshot(self, doc_id: str) -> tuple[PolicyDocument | None, PolicyVersion | None]:
         with transaction(self.engine) as session:
             doc = session.get(PolicyDocument, doc_id)
-            latest = _version_row(session, doc_id, doc.latest_version) if doc else None
+            latest = version_row(session, doc_id, doc.latest_version) if doc else None
             session.expunge_all()
         return doc, latest
 
@@ -416,7 +390,7 @@ class PolicyStore:
         with transaction(self.engine) as session:
             if session.get(PolicyDocument, doc_id) is None:
                 raise errors.DocumentNotFound(f"no document {doc_id!r}")
-            row = _version_row(session, doc_id, version)
+            row = version_row(session, doc_id, version)
             session.expunge_all()
         return row
 
@@ -513,7 +487,7 @@ class PolicyStore:
                     detail=draft.diff_summary + "".join(f"; {r}" for r in draft.reasons),
                 )
                 session.flush()
-                info = _info(row, doc)
+                info = version_info(row, doc)
         except BaseException:
             if publish:
                 self._forget(version_key(doc_id, version))
@@ -533,7 +507,10 @@ class PolicyStore:
     def _after_commit(self, doc_id: str, version: int) -> None:
         """Delete what the new version superseded (a crash here is repaired by `reconcile`)."""
         checkpoint("knowledge.committed")
-        self.index.drop(doc_id, below=version)
+        try:
+            self.index.drop(doc_id, below=version)
+        except Exception:  # the version is committed and served; stale passages are filtered out
+            log.warning("stale passages of %s kept below v%s", doc_id, version, exc_info=True)
 
     def _forget(self, key: str) -> None:
         """Best effort: a failed write's passages are never served, and reconcile sweeps them."""
@@ -599,16 +576,9 @@ def _prepare(title: str, body: str) -> tuple[list[Chunk], np.ndarray]:
     return chunks, vectors
 
 
-def _meta(row: PolicyVersion) -> dict[str, Any]:
-    return {"title": row.title, "category": row.category, "effective_date": row.effective_date}
-
-
-def _draft_meta(draft: _Draft) -> dict[str, Any]:
-    return {
-        "title": draft.title,
-        "category": draft.category,
-        "effective_date": draft.effective_date,
-    }
+def _meta(version: PolicyVersion | _Draft) -> dict[str, Any]:
+    fields = ("title", "category", "effective_date")
+    return {name: getattr(version, name) for name in fields}
 
 
 def _settled(key: str, docs: dict[str, PolicyDocument]) -> bool:
@@ -616,58 +586,3 @@ def _settled(key: str, docs: dict[str, PolicyDocument]) -> bool:
     doc_id, _, version = key.rpartition("@")
     doc = docs.get(doc_id)
     return doc is not None and int(version) <= doc.latest_version
-
-
-def _version_row(session: Session, doc_id: str, version: int) -> PolicyVersion:
-    row = session.scalars(
-        select(PolicyVersion).where(
-            PolicyVersion.doc_id == doc_id, PolicyVersion.version == version
-        )
-    ).one_or_none()
-    if row is None:
-        raise errors.VersionNotFound(f"{doc_id} has no version {version}")
-    return row
-
-
-def _info(
-    row: PolicyVersion, doc: PolicyDocument | None, *, with_body: bool = False
-) -> VersionInfo:
-    return VersionInfo(
-        doc_id=row.doc_id,
-        version=row.version,
-        action=row.action,
-        status=row.status,
-        current=doc is not None and doc.current_version == row.version,
-        title=row.title,
-        category=row.category,
-        effective_date=row.effective_date,
-        author=row.author,
-        created_at=row.created_at,
-        diff_summary=row.diff_summary,
-        quarantine_reasons=list(row.quarantine_reasons or []),
-        chunk_count=row.chunk_count,
-        based_on=row.based_on,
-        approved_by=row.approved_by,
-        source=row.source,
-        body=row.body if with_body else None,
-    )
-
-
-def _document_info(session: Session, doc: PolicyDocument) -> DocumentInfo:
-    row = _version_row(session, doc.doc_id, doc.current_version or doc.latest_version)
-    if doc.current_version is not None:
-        state = "published"
-    elif row.status == "removal":
-        state = "removed"
-    else:
-        state = "quarantined"
-    return DocumentInfo(
-        doc_id=doc.doc_id,
-        title=row.title,
-        category=row.category,
-        effective_date=row.effective_date,
-        current_version=doc.current_version,
-        latest_version=doc.latest_version,
-        state=state,
-        updated_at=doc.updated_at,
-    )
