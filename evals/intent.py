@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ import settings
 from crew.intent import Catalog, Router
 from crew.intent.classifier import load_examples, load_or_train, normalise
 from crew.intent.models import LABELS
+from crew.intent.splitter import split
 from knowledge.embeddings import embed
 
 HERE = Path(__file__).parent
@@ -170,20 +172,22 @@ def save_reliability(bins, path: Path) -> None:
     plt.close(figure)
 
 
+def per_message(call, texts: list[str], runs: int) -> list[float]:
+    """Milliseconds of `call(text)` for each text: the median of `runs` timed calls."""
+    return [statistics.median(_timed(lambda t=t: call(t)) for _ in range(runs)) for t in texts]
+
+
 def latency(router: Router, texts: list[str], runs: int, batch: int) -> tuple[list, list]:
     for text in texts[:20]:  # warm-up
         router.classify(text)
-    single = [
-        statistics.median(_timed(lambda t=text: router.classify(t)) for _ in range(runs))
-        for text in texts
-    ]
+    single = per_message(router.classify, texts, runs)
     batched = []
     for start in range(0, len(texts), batch):
         chunk = texts[start : start + batch]
-        seconds = statistics.median(
+        milliseconds = statistics.median(
             _timed(lambda c=chunk: router.classify_many(c)) for _ in range(runs)
         )
-        batched += [seconds / len(chunk)] * len(chunk)
+        batched += [milliseconds / len(chunk)] * len(chunk)
     return single, batched
 
 
@@ -270,8 +274,16 @@ def main(argv: list[str]) -> int:
     single_ms, batch_ms = latency(router, texts, args.runs, args.batch)
     p50, p95 = np.percentile(single_ms, [50, 95])
     b50, b95 = np.percentile(batch_ms, [50, 95])
+    # The same machine's MiniLM speed in the same minute: the floor under any figure above.
+    floor = per_message(lambda t: embed([t]), texts, args.runs)
+    rest = per_message(lambda t: (split(t), router.entities(t)), texts, args.runs)
     print(f"latency per message over {len(texts)} messages, median of {args.runs} runs each:")
     print(f"  single: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     print(f"  batches of {args.batch}: p50 {b50:.1f} ms, p95 {b95:.1f} ms per message")
+    f50, f95 = np.percentile(floor, [50, 95])
+    r50, r95 = np.percentile(rest, [50, 95])
+    print(f"  of which: one MiniLM call p50 {f50:.1f} ms, p95 {f95:.1f} ms (the model alone);")
+    print(f"  splitting and entity rules p50 {r50:.2f} ms, p95 {r95:.2f} ms")
+    print(f"  machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"intent: macro-F1 {f1:.3f}, accuracy {accuracy:.3f}, p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     return 0
