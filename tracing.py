@@ -3,9 +3,9 @@
 `setup()` installs one process-wide OpenTelemetry provider (once) whose export target can be
 switched: to Phoenix's OTLP HTTP collector, or off. Every module keeps emitting spans through
 `opentelemetry.trace.get_tracer(__name__)`; with tracing off they cost nothing and go nowhere.
-Before export each span's attributes and event attributes go through the redactor
-(`guardrails.redaction` once it exists), so the raw customer message may be put on a span
-and only its redacted form reaches Phoenix.
+Before export each span's attributes and event attributes go through the PII redactor
+(`guardrails.redaction`), so the raw customer message may be put on a span and only its
+redacted form reaches Phoenix.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import hashlib
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 from urllib.parse import quote
 
 from openinference.instrumentation import (
@@ -30,11 +29,12 @@ from openinference.semconv.trace import OpenInferenceSpanKindValues, SpanAttribu
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
 import settings
+from guardrails import redaction
 
 log = logging.getLogger(__name__)
 
@@ -45,58 +45,23 @@ EXPORT_TIMEOUT_S = 5  # a slow or dead Phoenix must never hold a customer's turn
 
 _tracer = trace.get_tracer(__name__)
 _turn: ContextVar[trace.Span | None] = ContextVar("turn_span", default=None)
-Redactor = Callable[[str], str]
 
 
-def _default_redactor() -> Redactor:
-    """H5's PII redactor when it is importable; otherwise a hook that leaves text unchanged."""
-    try:
-        from guardrails import redaction
-    except ImportError:
-        log.warning("guardrails.redaction missing: span attributes are exported unredacted")
-        return lambda text: text
-    return redaction.redact
+class ProjectExporter(SpanExporter):
+    """Redacts each finished span (`guardrails.redaction`) and files it under this project.
 
+    Phoenix files spans by the resource's project name; the provider (one per process) has a
+    single resource, so the project is set here, per export target.
+    """
 
-def _redact_value(value: Any, redact: Redactor) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Sequence) and not isinstance(value, bytes):
-        return tuple(redact(item) if isinstance(item, str) else item for item in value)
-    return value
-
-
-def _redact_attributes(attributes: Any, redact: Redactor) -> dict[str, Any]:
-    return {key: _redact_value(value, redact) for key, value in (attributes or {}).items()}
-
-
-class RedactingExporter(SpanExporter):
-    """Rewrites each finished span with redacted attributes and this project's resource."""
-
-    def __init__(self, inner: SpanExporter, resource: Resource, redact: Redactor) -> None:
+    def __init__(self, inner: SpanExporter, resource: Resource) -> None:
         self._inner = inner
         self._resource = resource
-        self._redact = redact
 
     def _rewrite(self, span: ReadableSpan) -> ReadableSpan:
-        events = [
-            Event(event.name, _redact_attributes(event.attributes, self._redact), event.timestamp)
-            for event in span.events
-        ]
-        return ReadableSpan(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=self._resource,
-            attributes=_redact_attributes(span.attributes, self._redact),
-            events=events,
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
+        clean = redaction.redact_span(span)
+        clean._resource = self._resource  # our own fresh copy; ReadableSpan has no setter
+        return clean
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self._inner.export([self._rewrite(span) for span in spans])
@@ -191,13 +156,11 @@ def setup(
     endpoint: str | None,
     project: str = DEFAULT_PROJECT,
     exporter: SpanExporter | None = None,
-    redactor: Redactor | None = None,
 ) -> TracerProvider | None:
     """Send spans to the Phoenix at `endpoint` (e.g. "http://127.0.0.1:6006"), or turn off.
 
     `endpoint=None` switches tracing off and returns None. Calling again re-targets the same
-    provider (a process has exactly one). `exporter` replaces the OTLP exporter (tests);
-    `redactor` replaces the PII redactor.
+    provider (a process has exactly one). `exporter` replaces the OTLP exporter (tests).
     """
     with _setup_lock:
         if not endpoint and exporter is None:
@@ -211,7 +174,7 @@ def setup(
             Resource.create({ResourceAttributes.PROJECT_NAME: project})
         )
         inner = exporter if exporter is not None else _collector_exporter(endpoint)
-        chain = RedactingExporter(inner, resource, redactor or _default_redactor())
+        chain = ProjectExporter(inner, resource)
         _State.switch.replace(BatchSpanProcessor(chain, schedule_delay_millis=500))
         _State.ui_url, _State.project, _State.enabled = endpoint, project, True
         return provider

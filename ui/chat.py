@@ -250,10 +250,11 @@ class ChatPage:
 
 
 def _client_id(request: gr.Request | None) -> str:
-    """Who to rate-limit: the browser session (each tab of each browser is its own)."""
-    if request is None:
+    """Who to rate-limit per client (the session limit is the conversation's): the peer's
+    address, as uvicorn reports it (behind a proxy on 127.0.0.1, its X-Forwarded-For)."""
+    if request is None or request.client is None:
         return "local"
-    return request.session_hash or (request.client.host if request.client else "local")
+    return request.client.host or "local"
 
 
 def build(assistant: ChatBackend, turns: TurnLog | None = None) -> gr.Blocks:
@@ -264,7 +265,7 @@ def build(assistant: ChatBackend, turns: TurnLog | None = None) -> gr.Blocks:
             None, storage_key=STORAGE_KEY, secret=settings.local_secret("browser-state-key")
         )
         gr.Markdown(
-            "## 🛍️ Store assistant\nAsk about your orders, returns, exchanges, "
+            "## Store assistant\nAsk about your orders, returns, exchanges, "
             "products and our policies."
         )
         with gr.Accordion("Sign in (optional: you can also just say who you are)", open=False):
@@ -298,7 +299,7 @@ def build(assistant: ChatBackend, turns: TurnLog | None = None) -> gr.Blocks:
             )
             send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
         with gr.Row():
-            human = gr.Button("🙋 Talk to a person", size="sm", elem_id="talk-to-person")
+            human = gr.Button("Talk to a person", size="sm", elem_id="talk-to-person")
             new = gr.Button("Start a new conversation", size="sm")
             show_trace = gr.Checkbox(
                 label="Developer: link each reply to its trace", value=False, container=False

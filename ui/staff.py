@@ -185,7 +185,9 @@ def _selected_id(event: gr.SelectData) -> float | None:
 def _approvals_tab(console: Console) -> None:
     with gr.Tab("Approvals", id="approvals"):
         gr.Markdown("Refunds above the threshold wait here. A decision executes exactly once.")
-        table = gr.Dataframe(console.pending_approvals, interactive=False, label="Pending")
+        table = gr.Dataframe(
+            console.pending_approvals, interactive=False, label="Pending", elem_id="approvals"
+        )
         refresh = gr.Button("Refresh", size="sm")
         chosen = gr.Number(label="Approval id", precision=0, elem_id="approval-id")
         detail = gr.Markdown()
@@ -250,7 +252,7 @@ def _audit_tab(console: Console) -> None:
 
 def build(console: Console) -> gr.Blocks:
     with gr.Blocks(title="Store assistant: staff console", analytics_enabled=False) as blocks:
-        gr.Markdown("## 🧑‍💼 Staff console")
+        gr.Markdown("## Staff console")
         with gr.Tabs():
             _approvals_tab(console)
             _handoffs_tab(console)
