@@ -52,8 +52,8 @@ class Console:
             messages = history_messages(self.assistant.history(conversation_id))
         except Exception:
             log.exception("could not read conversation %s", conversation_id)
-            return f"_Could not read conversation `{escape(conversation_id)}`._"
-        lines = [f"**Conversation** `{escape(conversation_id)}`"]
+            return f"_Could not read conversation {escape(conversation_id)}._"
+        lines = [f"**Conversation** {escape(conversation_id)}"]
         if url := tracing.session_url(conversation_id):
             lines.append(f"[Open its traces in Phoenix]({url})")
         for message in messages:
@@ -89,7 +89,7 @@ class Console:
             [
                 f"### Approval #{item.id}: {escape(item.action)}, ${item.amount:,.2f}",
                 f"Status **{item.status}**; requested by {escape(item.requested_by)} for "
-                f"customer `{escape(item.customer_id)}` on {item.created_at:%Y-%m-%d %H:%M}.",
+                f"customer {escape(item.customer_id)} on {item.created_at:%Y-%m-%d %H:%M}.",
                 f"```json\n{arguments}\n```",
                 self.transcript(item.conversation_id),
             ]
