@@ -20,6 +20,18 @@ from crew.intent.splitter import split
             ["recommend a green one", "Return the blue shirt"],
         ),
         (
+            "I want to return the blue shirt from my last order, but can you first recommend"
+            " a similar one that comes in green?",
+            [
+                "can you first recommend a similar one that comes in green?",
+                "I want to return the blue shirt from my last order",
+            ],
+        ),
+        (
+            "cancel order #W1234567 but could you please first check where it is",
+            ["could you please first check where it is", "cancel order #W1234567"],
+        ),
+        (
             "cancel #W1234567. After that, tell me where #W7654321 is",
             ["cancel #W1234567.", "tell me where #W7654321 is"],
         ),

@@ -34,7 +34,10 @@ _CONNECTOR = re.compile(
     rf"|(?:,\s*(?:and\s+)?|\s+and\s+)(?P<and>)(?={_REQUEST_START})"
     r"|\s+(?:after|once)\s+(?:you|u)\s+(?P<after_you>)"
     r"|\s+(?:after|once)\s+(?P<after_checking>)(?=checking\b)"
-    r"|\s+before\s+(?:you|u)\s+(?P<before_you>)",
+    r"|\s+before\s+(?:you|u)\s+(?P<before_you>)"
+    # "..., but can you first recommend one": the "first" sits inside the next request.
+    r"|(?:,\s*(?:but\s+|and\s+)?|\s+(?:but|and)\s+)(?P<ask_first>)"
+    r"(?=(?:can|could|would|will)\s+(?:you|u)\s+(?:please\s+)?first\b)",
     re.I,
 )
 _RELATION: dict[str, Relation] = {
@@ -46,6 +49,7 @@ _RELATION: dict[str, Relation] = {
     "also": "after",
     "and": "after",
     "before_you": "after",
+    "ask_first": "first",
 }
 _LEAD = re.compile(
     r"^(?:(?:but|and|oh\s+and|ok|okay|so)\s*,?\s+)?(?:(?P<first>first(?:\s+of\s+all)?|firstly"
