@@ -10,7 +10,7 @@ from pathlib import Path
 import settings  # noqa: F401  (offline environment before any library loads)
 
 HERE = Path(__file__).parent
-NOT_BENCHMARKS = {"__main__", "common", "report"}
+NOT_BENCHMARKS = {"__main__", "common", "report", "_app"}
 
 
 def available() -> list[str]:
