@@ -169,7 +169,7 @@ class ChatPage:
         if self.turns is not None:
             usage = None
             if result is not None and hasattr(self.assistant, "state"):
-                with suppress(Exception):
+                with suppress(Exception):  # metrics are best effort, never the turn's failure
                     usage = self.assistant.state(conversation_id).usage
             latency_ms = (time.perf_counter() - started) * 1000
             self.turns.record(conversation_id, latency_ms, classify(result, error), usage)
