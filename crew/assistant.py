@@ -1,8 +1,9 @@
 """The assistant as the UI sees it: start a conversation, take a turn, sign in, read history.
 
 Stateless between calls: every turn loads the conversation from SQL, runs one `SupportFlow`
-kickoff inside its own trace and per-turn budget, and saves the state back, so any replica
-can serve any turn.
+kickoff inside its own trace (the flow opens the turn's budget), and saves the state back, so
+any replica can serve any turn. `Assistant.create` registers the fail-closed tool governance
+hook (`guardrails.governance`) before any agent can run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from crew.agents import Specialists, quiet_console
 from crew.backends.usage import TurnUsage, meter
 from crew.flow import Services, StepNote, SupportFlow, TurnState
 from crew.state import ConversationState, ConversationStore, UnknownConversation
+from guardrails import governance
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +70,18 @@ class Assistant:
         from shop.db import default_engine
 
         quiet_console()
+        governance.register_hook()
         assistant = cls(_services(engine or default_engine()))
         if warm:
             assistant.warm_up()
         return assistant
 
     def warm_up(self) -> None:
-        """Pay the first-kickoff costs (CrewAI, the router, the index) before a customer does."""
+        """Pay the first-kickoff costs (CrewAI, the router, the index) before a customer does.
+        The injection detector loads (or trains) first, outside any turn's wall-time budget."""
+        from guardrails import injection_model
+
+        injection_model.detector()
         scratch = ConversationState(conversation_id="warm-up")
         self._kickoff(scratch, "hello", "warm-up")
         self._kickoff(scratch, "what is your return policy?", "warm-up")
@@ -141,10 +148,7 @@ class Assistant:
     def _kickoff(self, state: ConversationState, message: str, client_id: str) -> TurnResult:
         flow = self._flow(state, message, client_id)
         with meter.turn() as usage:
-            flow.kickoff()
-        state.usage.turns += 1
-        state.usage.model_calls += usage.model_calls
-        state.usage.tokens += usage.tokens
+            flow.kickoff()  # counts the turn's usage into `state.usage`
         turn = flow.state
         pending = state.pending
         return TurnResult(

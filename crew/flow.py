@@ -4,12 +4,18 @@ The flow is code, and decides everything that must not be left to a model: who t
 what the plan is, what is pending confirmation, whether a yes answers it, and what goes out.
 Agents only carry out single typed steps (`crew.agents.Specialists`). The conversation's state
 is loaded before and saved after each turn by the caller (`crew.assistant`), from SQL.
+
+The guardrails layer decides its own questions; the flow only calls it: input checks
+(`guardrails.input`) before anything else, the output check (`guardrails.grounding`) before the
+reply leaves, and every kickoff runs inside the turn's budget (`guardrails.budgets`) that the
+backends charge for model calls and the tool governance hook for tool calls. A tripped budget
+ends the turn with the guardrails' sentence and an offer of a person.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from crewai.flow.flow import Flow, listen, or_, router, start
@@ -17,13 +23,16 @@ from crewai.flow.runtime import FlowState
 from pydantic import BaseModel, Field, PrivateAttr
 from sqlalchemy import Engine
 
-from crew import confirm, guard, replies, resolve
+from crew import confirm, replies, resolve
 from crew.agents import AgentRun, Observation, Specialists
-from crew.backends.usage import ModelCallBudgetExceeded, meter
+from crew.backends.usage import meter
 from crew.plan import Passage, Step, ToolCall
 from crew.replies import say
 from crew.state import ConversationState, PendingAction, WatchedApproval
 from crew.tools.context import Confirmation, ToolContext
+from guardrails import budgets, grounding
+from guardrails import input as input_checks
+from knowledge.passages import passages_as_data
 from shop import gateway
 
 NoteKind = Literal["guardrail", "routing", "retrieval", "tool", "approval", "budget"]
@@ -63,14 +72,35 @@ class Services:
     router: Any  # crew.intent.router.Router
     policies: Any | None  # knowledge.store.PolicyStore
     specialists: Specialists
+    limits: budgets.Limits = field(default_factory=budgets.Limits)  # per turn, per conversation
 
 
 class SupportFlow(Flow[TurnState]):
     _services: Services = PrivateAttr()
+    _budget: budgets.TurnBudget | None = PrivateAttr(default=None)
 
     def bind(self, services: Services) -> SupportFlow:
         self._services = services
         return self
+
+    def kickoff(self, *args: Any, **kwargs: Any) -> Any:
+        """One turn, inside its budget: model calls, tool calls and time for this turn; tokens
+        and model calls for the conversation (kept in its persisted `usage`)."""
+        convo = self.state.conversation
+        spent = budgets.ConversationUsage(
+            tokens=convo.usage.tokens, model_calls=convo.usage.model_calls
+        )
+        with budgets.turn_budget(
+            spent, self._services.limits, conversation_id=convo.conversation_id
+        ) as budget:
+            self._budget = budget
+            try:
+                return super().kickoff(*args, **kwargs)
+            finally:
+                convo.usage.turns += 1
+                convo.usage.model_calls = spent.model_calls
+                convo.usage.tokens = spent.tokens
+                convo.usage.tool_calls += budget.tool_calls
 
     @property
     def convo(self) -> ConversationState:
@@ -87,15 +117,15 @@ class SupportFlow(Flow[TurnState]):
 
     @start()
     def screen(self) -> None:
-        verdict = guard.check_input(
+        verdict = input_checks.check_message(
             self.state.message,
-            conversation_id=self.convo.conversation_id,
+            session_id=self.convo.conversation_id,
             client_id=self.state.client_id,
         )
         if not verdict.allowed:
             self.state.refused = True
             self.note("guardrail", f"Message refused: {verdict.kind}", verdict.detail)
-            self.say(say("guardrail_refused"))
+            self.say(verdict.message)
         else:
             self.note("guardrail", "Input checks passed")
 
@@ -108,10 +138,9 @@ class SupportFlow(Flow[TurnState]):
         self._report_approvals()
         try:
             self._converse()
-        except ModelCallBudgetExceeded as exc:
-            self.note("budget", "Turn budget reached", str(exc))
-            self.say(say("budget_tripped"))
-            self.convo.queue = []
+            self._budget.check()  # a trip a hook could only record (it denies, cannot raise)
+        except budgets.BudgetExceeded as exc:
+            self._stop_for_budget(exc)
 
     @listen(or_("refused", converse))
     def finish(self) -> None:
@@ -120,13 +149,36 @@ class SupportFlow(Flow[TurnState]):
         if usage is not None and usage.notices:
             reply = f"{' '.join(usage.notices)}\n\n{reply}"
         evidence = [self.state.message, *self.state.evidence]  # the customer's own words count
-        verdict = guard.check_output(reply, evidence, customer_id=self.convo.customer_id)
+        verdict = grounding.check_reply(reply, evidence, customer_id=self.convo.customer_id)
         if not verdict.allowed:
-            self.note(
-                "guardrail", "Reply withheld: ungrounded facts", ", ".join(verdict.ungrounded)
-            )
+            # Name what was ungrounded, but never repeat leaked data (notes reach the UI).
+            detail = ", ".join(verdict.ungrounded)
+            if verdict.leaks:
+                detail = f"{detail}; {len(verdict.leaks)} item(s) of another customer".lstrip("; ")
+            self.note("guardrail", "Reply withheld: ungrounded facts", detail)
             reply = say("tool_error")
         self.state.reply = reply
+
+    def _stop_for_budget(self, exc: budgets.BudgetExceeded) -> None:
+        """End the turn with the guardrails' sentence, and make its offer of a person real: a yes
+        next turn opens a handoff (the trace has the trip as a span event from the budget)."""
+        self.note("budget", f"Budget reached: {exc.kind}", exc.detail)
+        self.convo.queue = []
+        self.convo.awaiting = None
+        step = Step(
+            id=uuid.uuid4().hex[:8],
+            kind="policy",
+            agent="policy",
+            intent="human_agent",
+            request=f"The assistant stopped: {exc.kind} budget reached ({exc.detail})",
+        )
+        self.convo.pending = PendingAction(
+            token=f"handoff-{uuid.uuid4().hex}",
+            call=ToolCall(tool="transfer_to_human_agents", arguments={"summary": step.request}),
+            summary=exc.customer_message,
+            step=step,
+        )
+        self.say(exc.customer_message)
 
     # --- routing and planning ---------------------------------------------------------------
 
@@ -307,6 +359,9 @@ class SupportFlow(Flow[TurnState]):
         pending = self.convo.pending
         if labels[:1] == ["affirm"] and not set(labels) - {"affirm", "smalltalk"}:
             self.convo.pending = None
+            if pending.step.intent == "human_agent":  # the offer made when a budget tripped
+                self._handoff(pending.step.request)
+                return True
             self._execute(pending)
             self._run_queue()
             return True
@@ -389,9 +444,10 @@ class SupportFlow(Flow[TurnState]):
                 self.say(self._auth_prompt())
                 return
             step = step.model_copy(update={"recent_orders": list(self.convo.recent_orders)})
+            quoted = ""
             if step.kind == "policy":
-                step = self._with_passages(step)
-            run = self._run_agent(step)
+                step, quoted = self._with_passages(step)
+            run = self._run_agent(step, passages=quoted)
             report = run.report
             if report.proposal is not None:
                 self._propose(step, report.proposal)
@@ -406,19 +462,23 @@ class SupportFlow(Flow[TurnState]):
                 self.convo.awaiting = step
             self.say(report.reply)
 
-    def _run_agent(self, step: Step, confirmation: Confirmation | None = None) -> AgentRun:
+    def _run_agent(
+        self, step: Step, confirmation: Confirmation | None = None, passages: str = ""
+    ) -> AgentRun:
+        # What the governance hook reads from each tool: the customer, the conversation (which
+        # finds this turn's budget) and the confirmed action; the agent carries its tool set.
         context = ToolContext(
             engine=self._services.engine,
             customer_id=self.convo.customer_id,
             conversation_id=self.convo.conversation_id,
             confirmation=confirmation,
         )
-        run = self._services.specialists.run(step, context)
+        run = self._services.specialists.run(step, context, passages)
         for seen in run.observations:
             self._observe(seen)
+        self._budget.check()  # the hook denied a call over budget: no further step runs
         self.convo.remember_order(run.report.order_id)
         self.convo.remember_products(run.report.products)
-        self.convo.usage.tool_calls += len(run.observations)
         return run
 
     def _observe(self, seen: Observation) -> None:
@@ -435,7 +495,9 @@ class SupportFlow(Flow[TurnState]):
         if seen.tool == "get_product_details" and isinstance(seen.result, dict):
             pass
 
-    def _with_passages(self, step: Step) -> Step:
+    def _with_passages(self, step: Step) -> tuple[Step, str]:
+        """The step with its retrieved passages, and the same passages as quoted data for a
+        model's prompt (`knowledge.passages_as_data`)."""
         policies = self._services.policies
         found = policies.search(step.request, k=POLICY_PASSAGES) if policies is not None else []
         self.note(
@@ -453,7 +515,7 @@ class SupportFlow(Flow[TurnState]):
             for p in found
         ]
         self.state.evidence.extend(p.text for p in found)
-        return step.model_copy(update={"passages": passages})
+        return step.model_copy(update={"passages": passages}), passages_as_data(found)
 
     def _propose(self, step: Step, call: ToolCall) -> None:
         try:

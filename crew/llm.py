@@ -3,28 +3,21 @@
 
 Layers are the agents' names ("orders", "returns", "recommendations", "policy"); each may use
 its own model (`OPENAI_MODELS="policy=gpt-4o-mini,orders=gpt-4o"`, default `OPENAI_MODEL`).
+All layers share the process's provider breaker (`OpenAICompatLLM`'s default).
 """
 
 from __future__ import annotations
-
-from functools import cache
 
 from crewai.llms.base_llm import BaseLLM
 
 import settings
 from crew.backends.offline import OfflineLLM
-from crew.backends.openai_compat import OpenAICompatLLM, provider_breaker
+from crew.backends.openai_compat import OpenAICompatLLM
 
 
 def model_for(layer: str, config: settings.Settings | None = None) -> str:
     config = config or settings.get()
     return dict(config.openai_models).get(layer, config.openai_model)
-
-
-@cache
-def _shared_breaker():
-    """One breaker per process: every layer talks to the same provider."""
-    return provider_breaker()
 
 
 def llm_for(layer: str, config: settings.Settings | None = None) -> BaseLLM:
@@ -38,7 +31,6 @@ def llm_for(layer: str, config: settings.Settings | None = None) -> BaseLLM:
         timeout=config.openai_timeout,
         max_retries=config.openai_max_retries,
         temperature=0.0,
-        breaker=_shared_breaker(),
     )
 
 

@@ -85,6 +85,7 @@ class Harness:
         from crew.agents import Specialists, quiet_console
         from crew.intent.catalog import Catalog
         from crew.intent.router import Router
+        from guardrails import injection_model
         from knowledge.seed import ensure_ingested
         from shop import catalog, export, seed
         from shop.db import create_schema, make_engine, transaction
@@ -110,6 +111,9 @@ class Harness:
             self.before = export.snapshot(session)
         engine.dispose()
         self.router = Router.load(Catalog.from_products(self.products), cache_dir=cache / "router")
+        # Trained once and cached like the router, so no conversation's turn (and its wall-time
+        # budget) pays for training the injection detector.
+        injection_model.detector(cache=cache)
         self.specialists = Specialists()
         self.count = 0
 

@@ -44,11 +44,12 @@ class Timers:
 
 
 def instrument(harness: Harness, timers: Timers) -> None:
-    from crew import guard
+    from guardrails import grounding
+    from guardrails import input as input_checks
     from shop import gateway
 
-    guard.check_input = timers.wrap("guardrails", guard.check_input)
-    guard.check_output = timers.wrap("guardrails", guard.check_output)
+    input_checks.check_message = timers.wrap("guardrails", input_checks.check_message)
+    grounding.check_reply = timers.wrap("guardrails", grounding.check_reply)
     harness.router.classify = timers.wrap("routing", harness.router.classify)
     harness.policies.search = timers.wrap("retrieval", harness.policies.search)
     gateway.read = timers.wrap("tools", gateway.read)

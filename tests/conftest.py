@@ -73,3 +73,17 @@ def store(tmp_path):
     engine = fresh_store(tmp_path)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _tool_governance():
+    """Every agent a test runs passes the fail-closed tool hook, as in the app. Registered per
+    test (idempotent) so a test that unregisters it cannot leave later tests unguarded; only
+    once CrewAI is loaded, so tests that never touch it do not pay for importing it."""
+    import sys
+
+    if "crewai" in sys.modules:
+        from guardrails.governance import register_hook
+
+        register_hook()
+    yield

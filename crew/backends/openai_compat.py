@@ -1,25 +1,31 @@
 """Any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM, llama.cpp, LM Studio).
 
 Native tool calling, a timeout on every request, retries with exponential backoff on 429, 5xx,
-timeouts and connection errors, and a provider circuit breaker: when the provider keeps failing
-(or the breaker is open) the call is answered by the offline backend instead, with a notice for
-the customer, rather than failing the turn.
+timeouts and connection errors, and the provider circuit breaker (`guardrails.breaker`): when the
+provider keeps failing (or the breaker is open) the call is answered by the offline backend
+instead, with a notice for the customer, rather than failing the turn. Every call is charged to
+the turn's budget first (`crew.backends.usage`). Tool results and policy passages reach the
+model only as quoted, scanned data (`guardrails.quoting`, `knowledge.passages_as_data`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from functools import lru_cache
+from typing import Any
 
 import openai
 from crewai.events.types.llm_events import LLMCallType
 from crewai.llms.base_llm import BaseLLM, llm_call_context
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from crew import replies
 from crew.backends.offline import OfflineLLM
 from crew.backends.usage import meter
+from crew.plan import StepNotFound, step_from_text
+from guardrails import quoting
+from guardrails.breaker import CircuitBreaker, provider_breaker
 
 log = logging.getLogger(__name__)
 
@@ -33,52 +39,45 @@ MAX_BACKOFF_SECONDS = 8.0
 _MESSAGE_KEYS = {"role", "content", "tool_calls", "tool_call_id", "name"}
 
 
-class Breaker(Protocol):
-    def allow(self) -> bool: ...
-    def record_success(self) -> None: ...
-    def record_failure(self) -> None: ...
-
-
-class ConsecutiveFailureBreaker:
-    """Opens after `threshold` failed calls in a row; lets one call try again after `cooldown`."""
-
-    def __init__(self, threshold: int = 3, cooldown: float = 30.0) -> None:
-        self.threshold, self.cooldown = threshold, cooldown
-        self.failures = 0
-        self.opened_at: float | None = None
-
-    def allow(self) -> bool:
-        if self.opened_at is None:
-            return True
-        return time.monotonic() - self.opened_at >= self.cooldown  # half-open: one trial
-
-    def record_success(self) -> None:
-        self.failures, self.opened_at = 0, None
-
-    def record_failure(self) -> None:
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
-
-
 class ProviderUnavailable(RuntimeError):
     """Every attempt failed (or a non-retryable error): the offline backend answers instead."""
 
 
-def provider_breaker() -> Breaker:
-    """The guardrails layer's provider breaker when available, else a local one."""
+@lru_cache(maxsize=512)
+def _quoted_result(tool: str, content: str) -> str:
+    """A tool result as quoted, scanned data (cached: each later call resends the transcript)."""
+    return quoting.quote_json(content, f"tool result of {tool}").text
+
+
+def _quoted_step(content: str) -> str:
+    """The step without its passages: the model reads those once, quoted (the task's
+    `{passages}`). The offline fallback still gets the original messages, passages included."""
     try:
-        from guardrails.breaker import provider_breaker as shared
-    except ImportError:
-        return ConsecutiveFailureBreaker()
-    return shared()
+        step = step_from_text(content)
+    except (StepNotFound, ValidationError):
+        return content
+    if not step.passages:
+        return content
+    return content.replace(step.to_prompt(), step.model_copy(update={"passages": []}).to_prompt())
+
+
+def _message(message: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {k: v for k, v in message.items() if k in _MESSAGE_KEYS}
+    content = cleaned.get("content")
+    if isinstance(content, str):
+        if cleaned.get("role") == "tool":
+            cleaned["content"] = _quoted_result(str(cleaned.get("name", "a tool")), content)
+        elif cleaned.get("role") == "user":
+            cleaned["content"] = _quoted_step(content)
+    return cleaned
 
 
 def _clean(messages: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages as the chat-completions API takes them (CrewAI adds private keys)."""
+    """The messages as the chat-completions API takes them (CrewAI adds private keys), with
+    every tool result quoted as untrusted data (`guardrails.quoting`)."""
     if isinstance(messages, str):
-        return [{"role": "user", "content": messages}]
-    return [{k: v for k, v in m.items() if k in _MESSAGE_KEYS} for m in messages]
+        messages = [{"role": "user", "content": messages}]
+    return [_message(m) for m in messages]
 
 
 def _answer(message: Any) -> str | list[dict[str, Any]]:
@@ -102,7 +101,8 @@ class OpenAICompatLLM(BaseLLM):
     max_retries: int = 3
     backoff: float = 0.5  # seconds before the first retry; doubles each time
     fallback: BaseLLM = Field(default_factory=OfflineLLM)
-    breaker: Any = Field(default_factory=provider_breaker, exclude=True)
+    # Every layer talks to the same provider, so by default they share the process's breaker.
+    breaker: CircuitBreaker = Field(default_factory=provider_breaker, exclude=True)
     _client: openai.OpenAI | None = PrivateAttr(default=None)
 
     def supports_function_calling(self) -> bool:
@@ -161,7 +161,7 @@ class OpenAICompatLLM(BaseLLM):
         if not self.breaker.allow():
             return self._degrade(messages, tools, from_task, from_agent)
         with llm_call_context():
-            meter.charge(messages, backend="openai")
+            charged = meter.charge(messages, backend="openai")
             self._emit_call_started_event(
                 messages=messages, tools=tools, from_task=from_task, from_agent=from_agent
             )
@@ -175,6 +175,8 @@ class OpenAICompatLLM(BaseLLM):
                 self.breaker.record_success()
                 answer = _answer(response.choices[0].message)
                 usage = response.usage.model_dump() if response.usage else None
+                reported = usage.get("total_tokens") if usage else None
+                meter.settle(answer, charged=charged, reported=reported)
                 self._emit_call_completed_event(
                     response=answer,
                     call_type=LLMCallType.TOOL_CALL

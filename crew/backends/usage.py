@@ -1,9 +1,11 @@
-"""Per-turn accounting of model calls, shared by both backends.
+"""Per-turn usage reporting shared by both backends, and the one place model calls are charged.
 
-The flow opens a `meter.turn(...)` around each turn; every model call (offline or remote) is
-charged to it: the count (a hard per-turn budget, checked before the call is made), the prompt
-size in characters, the backend that answered, and any notice for the customer (such as the
-provider breaker switching to the offline backend). Economy and latency benchmarks read it.
+Every model call (offline or remote) goes through `meter.charge` before it is made: it charges
+the turn's budget (`guardrails.budgets`, opened by the flow for every turn; it raises
+`BudgetExceeded` once the turn or the conversation has spent its model calls, tokens or time)
+and records what the economy and latency benchmarks report: the prompt size in characters, the
+backend that answered, and any notice for the customer (such as the provider breaker switching
+to the offline backend). The meter is not a budget itself: it never refuses a call.
 """
 
 from __future__ import annotations
@@ -16,15 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-DEFAULT_MODEL_CALLS = 8  # per turn (DESIGN.md budgets); a step rarely needs more than four
+from guardrails import budgets
 
-
-class ModelCallBudgetExceeded(RuntimeError):
-    """The turn used all its model calls: stop instead of looping (and offer a person)."""
+CHARS_PER_TOKEN = 4  # the usual estimate for English text when a backend reports no usage
 
 
 class TurnUsage(BaseModel):
-    max_model_calls: int = DEFAULT_MODEL_CALLS
     model_calls: int = 0
     prompt_chars: list[int] = Field(default_factory=list)
     completion_chars: int = 0
@@ -33,7 +32,11 @@ class TurnUsage(BaseModel):
 
     @property
     def tokens(self) -> int:
-        return (sum(self.prompt_chars) + self.completion_chars + 3) // 4
+        return _tokens(sum(self.prompt_chars) + self.completion_chars)
+
+
+def _tokens(chars: int) -> int:
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 def _chars(messages: Any) -> int:
@@ -55,8 +58,8 @@ class Meter:
         )
 
     @contextmanager
-    def turn(self, max_model_calls: int = DEFAULT_MODEL_CALLS) -> Iterator[TurnUsage]:
-        usage = TurnUsage(max_model_calls=max_model_calls)
+    def turn(self) -> Iterator[TurnUsage]:
+        usage = TurnUsage()
         token = self._current.set(usage)
         try:
             yield usage
@@ -67,24 +70,42 @@ class Meter:
     def current(self) -> TurnUsage | None:
         return self._current.get()
 
-    def charge(self, messages: Any, *, backend: str) -> None:
-        """Count one model call before it is made; refuse it once the turn's budget is spent."""
-        usage = self.current
-        if usage is None:
-            return
-        if usage.model_calls >= usage.max_model_calls:
-            raise ModelCallBudgetExceeded(f"{usage.model_calls} model calls this turn")
-        usage.model_calls += 1
-        usage.prompt_chars.append(_chars(messages))
-        usage.backends.append(backend)
+    def charge(self, messages: Any, *, backend: str) -> int:
+        """Charge one model call to the turn's budget before it is made, and record it.
 
-    def usage(self, messages: Any, answer: Any) -> dict[str, int]:
-        """Token usage in the shape CrewAI's LLM events carry (estimated: 4 characters a token)."""
+        Returns the prompt tokens charged (an estimate; `add_tokens` settles the rest)."""
+        prompt_tokens = self.estimate_tokens(messages)
+        budget = budgets.current()
+        if budget is not None:
+            budget.charge_model_call(prompt_tokens)  # raises BudgetExceeded when spent
+        usage = self.current
+        if usage is not None:
+            usage.model_calls += 1
+            usage.prompt_chars.append(_chars(messages))
+            usage.backends.append(backend)
+        return prompt_tokens
+
+    def add_tokens(self, tokens: int) -> None:
+        budget = budgets.current()
+        if budget is not None:
+            budget.add_tokens(tokens)  # never negative: an overestimate stays charged
+
+    def _completion_tokens(self, answer: Any) -> int:
         completion = len(answer) if isinstance(answer, str) else len(json.dumps(answer))
         if self.current is not None:
             self.current.completion_chars += completion
-        prompt = (_chars(messages) + 3) // 4
-        completion_tokens = (completion + 3) // 4
+        return _tokens(completion)
+
+    def settle(self, answer: Any, *, charged: int, reported: int | None) -> None:
+        """After a call: charge the budget what `charge` did not (the provider's own total when
+        it reports one, else the completion's estimate)."""
+        completion_tokens = self._completion_tokens(answer)
+        self.add_tokens(completion_tokens if reported is None else reported - charged)
+
+    def usage(self, messages: Any, answer: Any) -> dict[str, int]:
+        """Estimated usage in the shape CrewAI's LLM events carry, settled with the budget."""
+        prompt, completion_tokens = self.estimate_tokens(messages), self._completion_tokens(answer)
+        self.add_tokens(completion_tokens)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion_tokens,
@@ -92,7 +113,7 @@ class Meter:
         }
 
     def estimate_tokens(self, messages: Any) -> int:
-        return (_chars(messages) + 3) // 4
+        return _tokens(_chars(messages))
 
     def notice(self, text: str) -> None:
         if self.current is not None and text not in self.current.notices:
