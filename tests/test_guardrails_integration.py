@@ -285,8 +285,7 @@ def test_a_spent_budget_ends_the_turn_and_offers_a_person(assistant_with, limits
     assert [n.title for n in result.steps if n.kind == "budget"] == [f"Budget reached: {kind}"]
     assert result.confirmation is not None  # the offer of a person, answered next turn
     assert store_state(assistant.services.engine) == before
-    usage = assistant.state(conversation).usage
-    assert usage.turns == len(messages) and usage.model_calls > 0
+    assert assistant.state(conversation).usage.turns == len(messages)  # counted, and saved
 
 
 @pytest.mark.slow
