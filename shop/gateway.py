@@ -204,7 +204,7 @@ def _request(
         fingerprint = idempotency.fingerprint(customer_id, action, arguments)
     except (TypeError, ValueError):
         raise _Refused("invalid_argument", "arguments must be plain JSON values") from None
-    request = _Request(
+    return _Request(
         customer_id=customer_id,
         action=action,
         arguments=arguments,
@@ -213,7 +213,6 @@ def _request(
         conversation_id=conversation_id,
         fingerprint=fingerprint,
     )
-    return request
 
 
 def execute(
@@ -239,28 +238,40 @@ def execute(
             SpanAttributes.OPENINFERENCE_SPAN_KIND, OpenInferenceSpanKindValues.CHAIN.value
         )
         span.set_attribute(SpanAttributes.INPUT_VALUE, _text(arguments))
-        outcome = _execute(
-            engine, customer_id, action, arguments, idempotency_key, actor, conversation_id
-        )
+        try:
+            request = _request(
+                customer_id, action, arguments, idempotency_key, actor, conversation_id
+            )
+        except _Refused as refusal:
+            outcome = _refuse(engine, refusal, actor, action, customer_id, arguments)
+        else:
+            outcome = _run(engine, request)
         span.set_attribute(SpanAttributes.OUTPUT_VALUE, outcome.model_dump_json())
         return outcome
 
 
-def _execute(engine, customer_id, action, arguments, key, actor, conversation_id) -> Outcome:
-    try:
-        request = _request(customer_id, action, arguments, key, actor, conversation_id)
-    except _Refused as refusal:
-        outcome = Outcome.failed(action, refusal.kind, refusal.message)
-        with transaction(engine) as session:
-            audit.record(
-                session,
-                actor=actor,
-                action=str(action)[:100],
-                arguments={"customer_id": customer_id, "arguments": repr(arguments)[:2000]},
-                outcome="error",
-                detail=refusal.kind,
-            )
-        return outcome
+def _refuse(
+    engine: Engine,
+    refusal: _Refused,
+    actor: str,
+    action: Any,
+    customer_id: str | None,
+    arguments: Any,
+) -> Outcome:
+    """Audit a request refused before it became a `_Request` (its fields may be anything)."""
+    with transaction(engine) as session:
+        audit.record(
+            session,
+            actor=actor,
+            action=str(action)[:100],
+            arguments={"customer_id": customer_id, "arguments": repr(arguments)[:2000]},
+            outcome="error",
+            detail=refusal.kind,
+        )
+    return Outcome.failed(action, refusal.kind, refusal.message)
+
+
+def _run(engine: Engine, request: _Request) -> Outcome:
     for _ in range(2):  # the second round replays a key a concurrent writer just committed
         try:
             with transaction(engine) as session:
@@ -268,16 +279,16 @@ def _execute(engine, customer_id, action, arguments, key, actor, conversation_id
         except IntegrityError:
             continue
         except StoreError as exc:
-            outcome = Outcome.failed(action, exc.kind, _message(exc))
+            outcome = Outcome.failed(request.action, exc.kind, _message(exc))
             _store_failure(engine, request, outcome, keep=True)
             return outcome
         except Exception as exc:
             trace.get_current_span().record_exception(exc)
-            log.exception("write %s failed", action)
-            outcome = Outcome.failed(action, "internal", INTERNAL_MESSAGE)
-            _store_failure(engine, request, outcome.model_copy(), keep=False)
+            log.exception("write %s failed", request.action)
+            outcome = Outcome.failed(request.action, "internal", INTERNAL_MESSAGE)
+            _store_failure(engine, request, outcome, keep=False)
             return outcome
-    return Outcome.failed(action, "internal", INTERNAL_MESSAGE)
+    return Outcome.failed(request.action, "internal", INTERNAL_MESSAGE)
 
 
 def _text(arguments: Any) -> str:
@@ -347,7 +358,9 @@ def decide(engine: Engine, approval_id: int, *, approve: bool, staff: str, note:
             return outcome
 
 
-def _claim_decision(session: Session, approval_id: int, status: str, actor: str, note: str):
+def _claim_decision(
+    session: Session, approval_id: int, status: str, actor: str, note: str
+) -> PendingApproval | None:
     """Move the approval out of `pending`, or None if someone else already did (or no such id).
 
     The WHERE on status is the guard: on PostgreSQL a racing UPDATE waits for the row lock, then
