@@ -62,24 +62,24 @@ def exchange_delivered_order_items(
 ) -> dict[str, Any]:
     """Request the exchange of delivered items for other options of the same products; the
     price difference will be charged to, or refunded on, `payment_method_id`."""
-    validate.order_id(order_id)
-    item_ids = validate.item_ids(item_ids, "item_ids")
-    new_item_ids = validate.item_ids(new_item_ids, "new_item_ids", allow_empty=True)
-    validate.payment_method_id(payment_method_id)
-    order = orders.load(session, order_id, customer_id, lock=True)
-    if order.status != EXCHANGEABLE_STATUS:
-        raise InvalidStatus(
-            f"Order {order.id} is {order.status}: only delivered orders can be exchanged."
-        )
-    lines, variants = orders.swaps(session, order, item_ids, new_item_ids)
-    difference = orders.price_difference(lines, variants)
+    swap = orders.swap(
+        session,
+        order_id,
+        item_ids,
+        new_item_ids,
+        payment_method_id,
+        customer_id=customer_id,
+        status=EXCHANGEABLE_STATUS,
+        refusal="only delivered orders can be exchanged.",
+    )
+    order, difference = swap.order, swap.difference
     method = orders.payment_method(session, order.customer_id, payment_method_id)
     orders.check_gift_card_covers(method, difference, f"the difference of {difference}")
 
     order.status = "exchange requested"
     orders.step(session, "exchange_delivered_order_items.status")
-    order.exchange_items = sorted(item_ids)
-    order.exchange_new_items = sorted(new_item_ids)
+    order.exchange_items = sorted(swap.item_ids)
+    order.exchange_new_items = sorted(swap.new_item_ids)
     orders.step(session, "exchange_delivered_order_items.items")
     order.exchange_payment_method_id = payment_method_id
     order.exchange_price_difference = difference

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from shop import faults, validate
-from shop.errors import InvalidArgument, NotFound, PaymentError, Unavailable
+from shop.errors import InvalidArgument, InvalidStatus, NotFound, PaymentError, Unavailable
 from shop.export import order_of
 from shop.models import Address, Order, OrderItem, Payment, PaymentMethod, Product, Variant
 
@@ -122,6 +123,43 @@ def price_difference(lines: Sequence[OrderItem], variants: Sequence[Variant]) ->
         (variant.price - line.price for line, variant in zip(lines, variants, strict=True)),
         Decimal("0.00"),
     )
+
+
+@dataclass(frozen=True)
+class Swap:
+    """A checked request to swap items of a locked order for other options, priced."""
+
+    order: Order
+    item_ids: list[str]
+    new_item_ids: list[str]
+    lines: list[OrderItem]
+    variants: list[Variant]
+    difference: Decimal
+
+
+def swap(
+    session: Session,
+    order_id: Any,
+    item_ids: Any,
+    new_item_ids: Any,
+    payment_method_id: Any,
+    *,
+    customer_id: Any,
+    status: str,
+    refusal: str,
+) -> Swap:
+    """Every check an item swap (exchange, item change) makes before looking at the payment
+    method, in τ²-bench's order; an order not in `status` is refused with `refusal`."""
+    validate.order_id(order_id)
+    item_ids = validate.item_ids(item_ids, "item_ids")
+    new_item_ids = validate.item_ids(new_item_ids, "new_item_ids", allow_empty=True)
+    validate.payment_method_id(payment_method_id)
+    order = load(session, order_id, customer_id, lock=True)
+    if order.status != status:
+        raise InvalidStatus(f"Order {order.id} is {order.status}: {refusal}")
+    lines, variants = swaps(session, order, item_ids, new_item_ids)
+    difference = price_difference(lines, variants)
+    return Swap(order, item_ids, new_item_ids, lines, variants, difference)
 
 
 def check_gift_card_covers(method: PaymentMethod, amount: Decimal, what: str) -> None:

@@ -155,15 +155,17 @@ def modify_pending_order_items(
 ) -> dict[str, Any]:
     """Swap items of a pending order for other options of the same products (once per order);
     the price difference is charged to, or refunded on, `payment_method_id` at once."""
-    validate.order_id(order_id)
-    item_ids = validate.item_ids(item_ids, "item_ids")
-    new_item_ids = validate.item_ids(new_item_ids, "new_item_ids", allow_empty=True)
-    validate.payment_method_id(payment_method_id)
-    order = orders.load(session, order_id, customer_id, lock=True)
-    if order.status != ITEMS_MODIFIABLE_STATUS:
-        raise InvalidStatus(f"Order {order.id} is {order.status}: its items can no longer change.")
-    lines, variants = orders.swaps(session, order, item_ids, new_item_ids)
-    difference = orders.price_difference(lines, variants)
+    swap = orders.swap(
+        session,
+        order_id,
+        item_ids,
+        new_item_ids,
+        payment_method_id,
+        customer_id=customer_id,
+        status=ITEMS_MODIFIABLE_STATUS,
+        refusal="its items can no longer change.",
+    )
+    order, difference = swap.order, swap.difference
     method = _methods(session, order.customer_id, [payment_method_id])[payment_method_id]
     orders.check_gift_card_covers(method, difference, f"the difference of {difference}")
 
@@ -174,7 +176,7 @@ def modify_pending_order_items(
     if method.is_gift_card:
         method.balance -= difference
     orders.step(session, "modify_pending_order_items.gift_card")
-    for line, variant in zip(lines, variants, strict=True):
+    for line, variant in zip(swap.lines, swap.variants, strict=True):
         line.item_id, line.price, line.options = variant.id, variant.price, variant.options
     order.status = "pending (item modified)"
     orders.step(session, "modify_pending_order_items.items")
