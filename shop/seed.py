@@ -8,6 +8,7 @@ on id sequences starting at a particular value.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,12 @@ def is_empty(session: Session) -> bool:
 
 def load(session: Session, data: dict[str, Any]) -> None:
     """Insert `data` (db.json shape) in the caller's transaction."""
-    users, orders, products = data["users"], data["orders"], data["products"]
+    _load_products(session, data["products"])
+    _load_users(session, data["users"])
+    _load_orders(session, data["orders"], data["users"])
 
+
+def _load_products(session: Session, products: dict[str, Any]) -> None:
     _bulk(
         session,
         Product,
@@ -85,6 +90,8 @@ def load(session: Session, data: dict[str, Any]) -> None:
         ],
     )
 
+
+def _load_users(session: Session, users: dict[str, Any]) -> None:
     user_addresses = _insert_addresses(session, [u["address"] for u in users.values()])
     _bulk(
         session,
@@ -121,6 +128,8 @@ def load(session: Session, data: dict[str, Any]) -> None:
         ],
     )
 
+
+def _load_orders(session: Session, orders: dict[str, Any], users: dict[str, Any]) -> None:
     place = {oid: n for u in users.values() for n, oid in enumerate(u["orders"])}
     order_addresses = _insert_addresses(session, [o["address"] for o in orders.values()])
     _bulk(
@@ -151,50 +160,54 @@ def load(session: Session, data: dict[str, Any]) -> None:
             )
         ],
     )
-    _bulk(
+    _bulk_children(
         session,
         OrderItem,
-        [
-            {
-                "order_id": oid,
-                "position": n,
-                "name": item["name"],
-                "product_id": item["product_id"],
-                "item_id": item["item_id"],
-                "price": _money(item["price"]),
-                "options": item["options"],
-            }
-            for oid, o in orders.items()
-            for n, item in enumerate(o["items"])
-        ],
+        orders,
+        "items",
+        lambda item: {
+            "name": item["name"],
+            "product_id": item["product_id"],
+            "item_id": item["item_id"],
+            "price": _money(item["price"]),
+            "options": item["options"],
+        },
     )
-    _bulk(
+    _bulk_children(
         session,
         Fulfillment,
-        [
-            {
-                "order_id": oid,
-                "position": n,
-                "tracking_ids": f["tracking_id"],
-                "item_ids": f["item_ids"],
-            }
-            for oid, o in orders.items()
-            for n, f in enumerate(o["fulfillments"])
-        ],
+        orders,
+        "fulfillments",
+        lambda f: {"tracking_ids": f["tracking_id"], "item_ids": f["item_ids"]},
     )
-    _bulk(
+    _bulk_children(
         session,
         Payment,
+        orders,
+        "payment_history",
+        lambda p: {
+            "transaction_type": p["transaction_type"],
+            "amount": _money(p["amount"]),
+            "payment_method_id": p["payment_method_id"],
+        },
+    )
+
+
+def _bulk_children(
+    session: Session,
+    model: type,
+    orders: dict[str, Any],
+    key: str,
+    columns: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Insert each order's list `key` as rows of `model`, keyed by order and list position."""
+    _bulk(
+        session,
+        model,
         [
-            {
-                "order_id": oid,
-                "position": n,
-                "transaction_type": p["transaction_type"],
-                "amount": _money(p["amount"]),
-                "payment_method_id": p["payment_method_id"],
-            }
+            {"order_id": oid, "position": n, **columns(entry)}
             for oid, o in orders.items()
-            for n, p in enumerate(o["payment_history"])
+            for n, entry in enumerate(o[key])
         ],
     )
 
