@@ -69,6 +69,10 @@ SERVED_SQL = (
     "WHERE current_version IS NOT NULL"
 )
 MAP_ATTEMPTS = 5  # re-reads of the version map when staff publish during a search
+# Joins each document to the version it serves (removed and unpublished documents drop out).
+SERVED_VERSION = (PolicyDocument.doc_id == PolicyVersion.doc_id) & (
+    PolicyDocument.current_version == PolicyVersion.version
+)
 
 
 @dataclass
@@ -232,18 +236,14 @@ class PolicyStore:
     def show(self, doc_id: str, version: int | None = None) -> VersionInfo:
         """A version with its body: by default the one served (or the latest if none is)."""
         with transaction(self.engine) as session:
-            doc = session.get(PolicyDocument, doc_id)
-            if doc is None:
-                raise errors.DocumentNotFound(f"no document {doc_id!r}")
+            doc = _document(session, doc_id)
             number = version or doc.current_version or doc.latest_version
             row = version_row(session, doc_id, number)
             return version_info(row, doc, with_body=True)
 
     def history(self, doc_id: str) -> list[VersionInfo]:
         with transaction(self.engine) as session:
-            doc = session.get(PolicyDocument, doc_id)
-            if doc is None:
-                raise errors.DocumentNotFound(f"no document {doc_id!r}")
+            doc = _document(session, doc_id)
             rows = session.scalars(
                 select(PolicyVersion)
                 .where(PolicyVersion.doc_id == doc_id)
@@ -348,11 +348,7 @@ class PolicyStore:
             current = {
                 version_key(row.doc_id, row.version): row
                 for row in session.scalars(
-                    select(PolicyVersion).join(
-                        PolicyDocument,
-                        (PolicyDocument.doc_id == PolicyVersion.doc_id)
-                        & (PolicyDocument.current_version == PolicyVersion.version),
-                    )
+                    select(PolicyVersion).join(PolicyDocument, SERVED_VERSION)
                 )
             }
             session.expunge_all()
@@ -388,8 +384,7 @@ class PolicyStore:
 
     def _version(self, doc_id: str, version: int) -> PolicyVersion:
         with transaction(self.engine) as session:
-            if session.get(PolicyDocument, doc_id) is None:
-                raise errors.DocumentNotFound(f"no document {doc_id!r}")
+            _document(session, doc_id)
             row = version_row(session, doc_id, version)
             session.expunge_all()
         return row
@@ -497,7 +492,12 @@ class PolicyStore:
         return info
 
     def _put(
-        self, doc_id: str, version: int, meta: dict[str, Any], chunks: list[Chunk], vectors
+        self,
+        doc_id: str,
+        version: int,
+        meta: dict[str, Any],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
     ) -> None:
         # a crashed attempt at this same version may have left passages under this key
         self.index.drop_keys([version_key(doc_id, version)])
@@ -528,11 +528,7 @@ class PolicyStore:
     def _refuse_duplicate(session: Session, doc_id: str, digest: str) -> None:
         other = session.execute(
             select(PolicyVersion.doc_id, PolicyVersion.version)
-            .join(
-                PolicyDocument,
-                (PolicyDocument.doc_id == PolicyVersion.doc_id)
-                & (PolicyDocument.current_version == PolicyVersion.version),
-            )
+            .join(PolicyDocument, SERVED_VERSION)
             .where(PolicyVersion.content_hash == digest, PolicyVersion.doc_id != doc_id)
         ).first()
         if other:
@@ -556,6 +552,13 @@ class PolicyStore:
                     detail=str(exc),
                 )
             raise
+
+
+def _document(session: Session, doc_id: str) -> PolicyDocument:
+    doc = session.get(PolicyDocument, doc_id)
+    if doc is None:
+        raise errors.DocumentNotFound(f"no document {doc_id!r}")
+    return doc
 
 
 def _name(source: Path | DocumentSource) -> str:
