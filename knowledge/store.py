@@ -425,6 +425,7 @@ class PolicyStore:
         """Write `draft` as the next version: index first, then the SQL commit, then cleanup."""
         publish = draft.status == "published"
         chunks, vectors = _prepare(draft.title, draft.body) if publish else ([], None)
+        digest = content_hash(draft.body)
         expected = seen.latest_version if seen else 0
         version = expected + 1
         try:
@@ -435,54 +436,11 @@ class PolicyStore:
                         f"{doc_id} changed while this version was prepared; try again"
                     )
                 if publish:
-                    self._refuse_duplicate(session, doc_id, content_hash(draft.body))
+                    self._refuse_duplicate(session, doc_id, digest)
                     self._put(doc_id, version, _meta(draft), chunks, vectors)
-                now = datetime.now(UTC)
-                if doc is None:
-                    doc = PolicyDocument(
-                        doc_id=doc_id, latest_version=0, created_at=now, updated_at=now
-                    )
-                    session.add(doc)
-                session.execute(
-                    update(PolicyVersion)
-                    .where(PolicyVersion.doc_id == doc_id, PolicyVersion.status == "quarantined")
-                    .values(status="discarded")
+                info = _record_version(
+                    session, doc, doc_id, version, draft, author, digest, len(chunks)
                 )
-                row = PolicyVersion(
-                    doc_id=doc_id,
-                    version=version,
-                    action=draft.action,
-                    status=draft.status,
-                    title=draft.title,
-                    category=draft.category,
-                    effective_date=draft.effective_date,
-                    body=draft.body,
-                    content_hash=content_hash(draft.body),
-                    source=draft.source,
-                    author=author,
-                    created_at=now,
-                    diff_summary=draft.diff_summary[:2000],
-                    quarantine_reasons=draft.reasons,
-                    chunk_count=len(chunks),
-                    based_on=draft.based_on,
-                )
-                session.add(row)
-                doc.latest_version, doc.updated_at = version, now
-                if publish:
-                    doc.current_version = version
-                elif draft.status == "removal":
-                    doc.current_version = None
-                checkpoint("knowledge.commit")
-                audit.record(
-                    session,
-                    actor=actor_for(author),
-                    action=f"knowledge.{draft.action}",
-                    arguments={"doc_id": doc_id, "version": version, "source": draft.source},
-                    outcome="ok" if draft.status != "quarantined" else "quarantined",
-                    detail=draft.diff_summary + "".join(f"; {r}" for r in draft.reasons),
-                )
-                session.flush()
-                info = version_info(row, doc)
         except BaseException:
             if publish:
                 self._forget(version_key(doc_id, version))
@@ -552,6 +510,64 @@ class PolicyStore:
                     detail=str(exc),
                 )
             raise
+
+
+def _record_version(
+    session: Session,
+    doc: PolicyDocument | None,
+    doc_id: str,
+    version: int,
+    draft: _Draft,
+    author: str,
+    digest: str,
+    chunk_count: int,
+) -> VersionInfo:
+    """The SQL side of a new version, in the caller's transaction: the version row, the document
+    pointing at it, and its audit entry. A newer version supersedes any awaiting approval."""
+    now = datetime.now(UTC)
+    if doc is None:
+        doc = PolicyDocument(doc_id=doc_id, latest_version=0, created_at=now, updated_at=now)
+        session.add(doc)
+    session.execute(
+        update(PolicyVersion)
+        .where(PolicyVersion.doc_id == doc_id, PolicyVersion.status == "quarantined")
+        .values(status="discarded")
+    )
+    row = PolicyVersion(
+        doc_id=doc_id,
+        version=version,
+        action=draft.action,
+        status=draft.status,
+        title=draft.title,
+        category=draft.category,
+        effective_date=draft.effective_date,
+        body=draft.body,
+        content_hash=digest,
+        source=draft.source,
+        author=author,
+        created_at=now,
+        diff_summary=draft.diff_summary[:2000],
+        quarantine_reasons=draft.reasons,
+        chunk_count=chunk_count,
+        based_on=draft.based_on,
+    )
+    session.add(row)
+    doc.latest_version, doc.updated_at = version, now
+    if draft.status == "published":
+        doc.current_version = version
+    elif draft.status == "removal":
+        doc.current_version = None
+    checkpoint("knowledge.commit")
+    audit.record(
+        session,
+        actor=actor_for(author),
+        action=f"knowledge.{draft.action}",
+        arguments={"doc_id": doc_id, "version": version, "source": draft.source},
+        outcome="ok" if draft.status != "quarantined" else "quarantined",
+        detail=draft.diff_summary + "".join(f"; {r}" for r in draft.reasons),
+    )
+    session.flush()
+    return version_info(row, doc)
 
 
 def _document(session: Session, doc_id: str) -> PolicyDocument:
