@@ -54,6 +54,7 @@ MAX_EXECUTION_SECONDS = 30
 MAX_RPM = 120  # per agent; protects a paid provider from a runaway loop
 # What CrewAI hands the model instead of a result when a before_tool_call hook denied the call.
 BLOCKED_BY_HOOK = "Tool execution blocked by hook"
+UNCONFIRMED = {"blocked", "confirmation_required"}  # how a write tried too early comes back
 
 
 @cache
@@ -80,7 +81,6 @@ class Observation(BaseModel):
 class AgentRun(BaseModel):
     report: StepReport
     observations: list[Observation] = Field(default_factory=list)
-    model_calls: int = 0
 
 
 def observations(messages: list[dict[str, Any]]) -> list[Observation]:
@@ -127,10 +127,7 @@ def _refused_write(step: Step, seen: list[Observation]) -> ToolCall | None:
 
     held = set(AGENT_TOOLS[step.agent]) & WRITE_TOOLS
     for observation in reversed(seen):
-        if observation.tool not in held or observation.error not in {
-            "blocked",
-            "confirmation_required",
-        }:
+        if observation.tool not in held or observation.error not in UNCONFIRMED:
             continue
         try:
             arguments = SPECS[observation.tool].schema.model_validate(observation.arguments)

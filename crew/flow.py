@@ -138,7 +138,6 @@ class SupportFlow(Flow[TurnState]):
         self._report_approvals()
         try:
             self._converse()
-            self._budget.check()  # a trip a hook could only record (it denies, cannot raise)
         except budgets.BudgetExceeded as exc:
             self._stop_for_budget(exc)
 
@@ -357,11 +356,11 @@ class SupportFlow(Flow[TurnState]):
     def _answer_pending(self, labels: list[str], text: str, entities) -> bool:
         """Handle the customer's answer to a pending action. True if the turn is done."""
         pending = self.convo.pending
-        if labels[:1] == ["affirm"] and not set(labels) - {"affirm", "smalltalk"}:
+        affirmed = labels[:1] == ["affirm"] and not set(labels) - {"affirm", "smalltalk"}
+        if pending.step.intent == "human_agent":  # the offer of a person after a budget trip
+            return self._answer_handoff_offer(pending, affirmed, labels)
+        if affirmed:
             self.convo.pending = None
-            if pending.step.intent == "human_agent":  # the offer made when a budget tripped
-                self._handoff(pending.step.request)
-                return True
             self._execute(pending)
             self._run_queue()
             return True
@@ -383,6 +382,18 @@ class SupportFlow(Flow[TurnState]):
         self.note("approval", "Pending action dropped for a new request")
         self.say(say("declined").split(".")[0] + " — I've dropped that request.")
         return False
+
+    def _answer_handoff_offer(
+        self, offer: PendingAction, affirmed: bool, labels: list[str]
+    ) -> bool:
+        self.convo.pending = None
+        if affirmed:
+            self._handoff(offer.step.request)
+            return True
+        if labels[:1] == ["deny"]:
+            self.say(say("declined"))
+            return True
+        return False  # a new request: the offer lapses quietly
 
     def _answer_awaiting(self, labels: list[str], text: str, entities) -> bool:
         step = self.convo.awaiting
@@ -435,6 +446,7 @@ class SupportFlow(Flow[TurnState]):
 
     def _run_queue(self) -> None:
         while self.convo.queue:
+            self._budget.check()  # time and tokens left for another step?
             step = self.convo.queue.pop(0)
             if step.intent == "human_agent":
                 self._handoff(step.request)
@@ -476,7 +488,8 @@ class SupportFlow(Flow[TurnState]):
         run = self._services.specialists.run(step, context, passages)
         for seen in run.observations:
             self._observe(seen)
-        self._budget.check()  # the hook denied a call over budget: no further step runs
+        if self._budget.tripped is not None:  # the hook denied a call over budget
+            raise self._budget.tripped
         self.convo.remember_order(run.report.order_id)
         self.convo.remember_products(run.report.products)
         return run

@@ -154,7 +154,9 @@ class Harness:
                     assistant, conversation_id, approve=turn.staff == "approve", note=turn.note
                 )
                 continue
-            reply = assistant.turn(conversation_id, turn.user or "").reply
+            # One client per conversation, as in the app (each customer has their own address).
+            message = turn.user or ""
+            reply = assistant.turn(conversation_id, message, client_id=conversation.id).reply
             outcome.replies.append(reply)
             lowered = reply.lower()
             for wanted in turn.reply_has:

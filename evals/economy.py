@@ -63,7 +63,7 @@ def replay(harness: Harness, conversations) -> tuple[list[int], list[int]]:
         conversation_id = assistant.start(customer_id=conversation.sign_in)
         for turn in conversation.turns:
             if turn.user:
-                usage = assistant.turn(conversation_id, turn.user).usage
+                usage = assistant.turn(conversation_id, turn.user, client_id=conversation.id).usage
                 calls.append(usage.model_calls)
                 chars += usage.prompt_chars
         assistant.services.engine.dispose()

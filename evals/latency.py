@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
                     continue
                 timers.spent.clear()
                 started = time.perf_counter()
-                assistant.turn(conversation_id, turn.user)
+                assistant.turn(conversation_id, turn.user, client_id=conversation.id)
                 total = time.perf_counter() - started
                 totals.append(total)
                 for layer in LAYERS:

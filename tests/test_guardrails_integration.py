@@ -239,6 +239,8 @@ def harness(tmp_path_factory, request):
 
 @pytest.fixture
 def assistant_with(harness):
+    """A fresh store under the shared services; turns pass `client_id=conversation` (one client
+    per conversation, as in the app) so the suite's pace does not trip the client rate limit."""
     made = []
 
     def make(limits: budgets.Limits | None = None, llms: dict[str, BaseLLM] | None = None):
@@ -280,7 +282,7 @@ def test_a_spent_budget_ends_the_turn_and_offers_a_person(assistant_with, limits
     assistant, conversation = assistant_with(limits)
     before = store_state(assistant.services.engine)
     for message in messages:
-        result = assistant.turn(conversation, message)
+        result = assistant.turn(conversation, message, client_id=conversation)
     assert result.reply.endswith(say("budget", kind))
     assert [n.title for n in result.steps if n.kind == "budget"] == [f"Budget reached: {kind}"]
     assert result.confirmation is not None  # the offer of a person, answered next turn
@@ -289,12 +291,15 @@ def test_a_spent_budget_ends_the_turn_and_offers_a_person(assistant_with, limits
 
 
 @pytest.mark.slow
-def test_yes_to_the_offer_opens_a_handoff(assistant_with):
+@pytest.mark.parametrize(("answer", "handoff"), [("yes please", True), ("no thanks", False)])
+def test_the_offer_of_a_person_is_real(assistant_with, answer, handoff):
     assistant, conversation = assistant_with(budgets.Limits(model_calls=1))
-    assistant.turn(conversation, ORDER_QUESTION)
-    result = assistant.turn(conversation, "yes please")
-    assert result.handoff
-    assert assistant.state(conversation).handoff_ticket is not None
+    assistant.turn(conversation, ORDER_QUESTION, client_id=conversation)
+    result = assistant.turn(conversation, answer, client_id=conversation)
+    assert result.handoff is handoff
+    state = assistant.state(conversation)
+    assert (state.handoff_ticket is not None) is handoff
+    assert state.pending is None
 
 
 @pytest.mark.slow
@@ -307,7 +312,7 @@ def test_a_trip_is_a_span_event_of_the_turn(assistant_with):
     tracing.setup(None, exporter=exporter)
     try:
         assistant, conversation = assistant_with(budgets.Limits(model_calls=1))
-        result = assistant.turn(conversation, ORDER_QUESTION)
+        result = assistant.turn(conversation, ORDER_QUESTION, client_id=conversation)
         tracing.flush()
     finally:
         tracing.setup(None)
@@ -340,7 +345,7 @@ INPUT_ROWS = [
 )
 def test_a_refused_message_gets_the_guardrails_sentence(assistant_with, message, kind, values):
     assistant, conversation = assistant_with()
-    result = assistant.turn(conversation, message)
+    result = assistant.turn(conversation, message, client_id=conversation)
     assert result.reply == say("input", kind, **values)
     assert f"Message refused: {kind}" in [n.title for n in result.steps]
     assert not [n for n in result.steps if n.kind in {"routing", "tool"}]  # no agent saw it
@@ -366,7 +371,7 @@ OUTPUT_ROWS = [
 )
 def test_the_output_check_guards_what_leaves(assistant_with, script, reply):
     assistant, conversation = assistant_with(llms={"orders": ScriptedLLM(script=list(script))})
-    result = assistant.turn(conversation, ORDER_QUESTION)
+    result = assistant.turn(conversation, ORDER_QUESTION, client_id=conversation)
     assert result.reply == reply
     withheld = [n for n in result.steps if n.title == "Reply withheld: ungrounded facts"]
     assert bool(withheld) == (reply == crew_say("tool_error"))
