@@ -142,7 +142,7 @@ def test_staff_signs_in_and_approves(staff, site):
     expect(pending).to_contain_text(ORDER)
     pending.get_by_text(ORDER, exact=True).last.click()  # picks the row
     chosen = staff.locator("#approval-id input")
-    expect(chosen).not_to_have_value("")
+    expect(chosen).to_have_value(re.compile(r"^[1-9]\d*$"))
     approval_id = chosen.input_value()
     expect(staff.locator("body")).to_contain_text(f"Approval #{approval_id}:")
     expect(staff.locator("body")).to_contain_text("laptop")  # the customer's conversation

@@ -40,7 +40,8 @@ def project(phoenix, tmp_path_factory):
 
 
 def spans_of(phoenix, project, trace_id, expected: int, timeout_s: float = 30.0) -> list[dict]:
-    """Phoenix ingests asynchronously: poll until the trace has all its spans."""
+    """Phoenix ingests asynchronously: poll until the trace has its root (the turn span ends
+    last, so it may come in a later batch than its children) and `expected` spans."""
     from phoenix.client import Client
 
     client = Client(base_url=phoenix.url)
@@ -48,7 +49,8 @@ def spans_of(phoenix, project, trace_id, expected: int, timeout_s: float = 30.0)
     deadline = time.monotonic() + timeout_s
     while True:
         spans = client.spans.get_spans(project_identifier=project, trace_ids=[trace_id])
-        if len(spans) >= expected or time.monotonic() > deadline:
+        rooted = any(span["name"] == tracing.TURN_SPAN_NAME for span in spans)
+        if (rooted and len(spans) >= expected) or time.monotonic() > deadline:
             return list(spans)
         time.sleep(0.3)
 

@@ -14,6 +14,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+import gradio as gr
+
 import settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,11 @@ SECRET_NAME = "staff-password"
 FAILURE_DELAY_S = 1.0  # every wrong guess costs the guesser a second
 MAX_FAILURES = 5  # consecutive failures before the door locks...
 LOCKOUT_S = 300.0  # ...for five minutes (also for the right password: the guesser can't tell)
+
+
+def staff_name(request: gr.Request | None) -> str:
+    """Who is signed in to the console (for the audit log), as Gradio's login recorded it."""
+    return (request.username if request is not None and request.username else STAFF_USER)[:100]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from knowledge.documents import KINDS, MAX_FILE_BYTES, parse_document
 from knowledge.errors import KnowledgeError
+from ui.auth import staff_name
 from ui.cards import escape
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ VERSION_COLUMNS = ["version", "action", "status", "author", "created", "change"]
 HIT_COLUMNS = ["score", "citation", "passage"]
 QUARANTINE_COLUMNS = ["doc_id", "version", "author", "created", "reasons"]
 MAX_EDIT_CHARS = 60_000
-
-
-def _staff(request: gr.Request | None) -> str:
-    return (request.username if request is not None and request.username else "staff")[:100]
 
 
 def _refusal(action: Callable[[], str]) -> str:
@@ -260,16 +257,16 @@ def _documents(kb: KnowledgeConsole) -> None:
         compare.click(kb.diff, [doc, old, new], diff, api_name="kb_diff")
 
         def save_fn(doc_id, text, request: gr.Request):
-            return refreshed(kb.save_edit(doc_id, text, _staff(request)), doc_id)
+            return refreshed(kb.save_edit(doc_id, text, staff_name(request)), doc_id)
 
         def rollback_fn(doc_id, version, request: gr.Request):
-            return refreshed(kb.rollback(doc_id, version, _staff(request)), doc_id)
+            return refreshed(kb.rollback(doc_id, version, staff_name(request)), doc_id)
 
         def remove_fn(doc_id, request: gr.Request):
-            return refreshed(kb.remove(doc_id, _staff(request)), doc_id)
+            return refreshed(kb.remove(doc_id, staff_name(request)), doc_id)
 
         def upload_fn(path, doc_id, request: gr.Request):
-            return refreshed(kb.upload(path, _staff(request)), doc_id)
+            return refreshed(kb.upload(path, staff_name(request)), doc_id)
 
         save.click(save_fn, [doc, body], after, api_name="kb_edit", concurrency_limit=1)
         rollback.click(
@@ -307,7 +304,7 @@ def _quarantine(kb: KnowledgeConsole) -> None:
         )
 
         def approve_fn(doc, number, request: gr.Request):
-            return kb.approve(doc, number, _staff(request)), kb.quarantine()
+            return kb.approve(doc, number, staff_name(request)), kb.quarantine()
 
         approve.click(
             approve_fn,

@@ -23,6 +23,7 @@ from shop import approvals, audit, gateway, handoffs
 from shop.db import transaction
 from shop.errors import StoreError
 from ui import dashboard, knowledge_tab
+from ui.auth import staff_name
 from ui.cards import escape
 from ui.chat import ChatBackend, history_messages
 
@@ -172,10 +173,6 @@ class Console:
         return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
-def _staff_name(request: gr.Request | None) -> str:
-    return (request.username if request is not None and request.username else "staff")[:100]
-
-
 def _selected_id(event: gr.SelectData) -> float | None:
     """The first cell of the clicked row (the id column)."""
     row: Sequence[Any] | None = getattr(event, "row_value", None)
@@ -202,7 +199,7 @@ def _approvals_tab(console: Console) -> None:
         chosen.change(console.approval_detail, chosen, detail, api_name="approval_detail")
 
         def decide(approval_id, text, request: gr.Request, *, approve_it: bool):
-            message = console.decide(approval_id, approve_it, text, _staff_name(request))
+            message = console.decide(approval_id, approve_it, text, staff_name(request))
             return message, console.pending_approvals(), console.approval_detail(approval_id)
 
         def approve_fn(approval_id, text, request: gr.Request):
@@ -231,7 +228,7 @@ def _handoffs_tab(console: Console) -> None:
         chosen.change(console.handoff_detail, chosen, detail, api_name="handoff_detail")
 
         def resolve_fn(ticket_id, text, request: gr.Request):
-            return console.resolve(ticket_id, text, _staff_name(request)), console.open_handoffs()
+            return console.resolve(ticket_id, text, staff_name(request)), console.open_handoffs()
 
         resolve.click(resolve_fn, [chosen, resolution], [result, table], api_name="resolve")
 
