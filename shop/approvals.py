@@ -19,7 +19,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from shop.db import Base, transaction
 
 ApprovalStatus = Literal["pending", "approved", "rejected", "failed"]
-STATUSES: tuple[str, ...] = ("pending", "approved", "rejected", "failed")
 
 
 class PendingApproval(Base):

@@ -14,7 +14,6 @@ ErrorKind = Literal[
     "invalid_argument",  # the request itself is wrong (types, lengths, values, rules)
     "payment_error",  # the payment method cannot be used this way
     "unavailable",  # the requested item is not available
-    "conflict",  # a concurrent or repeated request collides with another
 ]
 
 
@@ -47,7 +46,3 @@ class PaymentError(StoreError):
 
 class Unavailable(StoreError):
     kind = "unavailable"
-
-
-class Conflict(StoreError):
-    kind = "conflict"
