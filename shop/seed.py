@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shop.db import Base, create_schema, transaction
+from shop.export import OPTIONAL_ORDER_FIELDS
 from shop.models import (
     Address,
     Customer,
@@ -29,6 +30,7 @@ from shop.models import (
     Product,
     Variant,
 )
+from shop.rules import CENT
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "db.json"
 
@@ -39,7 +41,7 @@ class StoreNotEmpty(RuntimeError):
 
 def _money(value: float | int | str) -> Decimal:
     # Through str: the JSON float 53.43 becomes Decimal("53.43"), not its binary expansion.
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return Decimal(str(value)).quantize(CENT)
 
 
 def _bulk(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
@@ -143,17 +145,12 @@ def _load_orders(session: Session, orders: dict[str, Any], users: dict[str, Any]
                 "customer_position": place.get(oid, n),
                 "address_id": address_id,
                 "status": o["status"],
-                "cancel_reason": o.get("cancel_reason"),
-                "exchange_items": o.get("exchange_items"),
-                "exchange_new_items": o.get("exchange_new_items"),
-                "exchange_payment_method_id": o.get("exchange_payment_method_id"),
+                **{field: o.get(field) for field in OPTIONAL_ORDER_FIELDS},
                 "exchange_price_difference": (
                     _money(o["exchange_price_difference"])
                     if o.get("exchange_price_difference") is not None
                     else None
                 ),
-                "return_items": o.get("return_items"),
-                "return_payment_method_id": o.get("return_payment_method_id"),
             }
             for n, ((oid, o), address_id) in enumerate(
                 zip(orders.items(), order_addresses, strict=True)
