@@ -10,8 +10,7 @@ from knowledge.chunking import split
 def summarise(old: str | None, new: str, *, title_change: tuple[str, str] | None = None) -> str:
     """E.g. "+3 −1 lines; sections: Refund timing, Refund methods; title: A → B"."""
     if old is None:
-        sections = {chunk.section for chunk in split(new)}
-        count = len(sections)
+        count = len(_sections(new))
         return f"new document: {count} section{'s' * (count != 1)}, {len(new.split())} words"
     added = removed = 0
     for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0):

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, computed_field
@@ -67,9 +68,10 @@ def read_document(path: Path, doc_id: str | None = None) -> DocumentSource:
     """Parse the file at `path` (see `parse_document`)."""
     if not path.is_file():
         raise errors.IngestError(f"{path}: no such file")
-    if path.stat().st_size > MAX_FILE_BYTES:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:  # refused before reading: a huge file never enters memory
         raise errors.DocumentTooLarge(
-            f"{path.name}: {path.stat().st_size:,} bytes is over the limit of {MAX_FILE_BYTES:,}"
+            f"{path.name}: {size:,} bytes is over the limit of {MAX_FILE_BYTES:,}"
         )
     return parse_document(path.name, path.read_bytes(), doc_id)
 
@@ -91,7 +93,7 @@ def parse_document(name: str, data: bytes, doc_id: str | None = None) -> Documen
             f"{name}: {len(data):,} bytes is over the limit of {MAX_FILE_BYTES:,}"
         )
     text = _decode(name, data)
-    meta: dict = {}
+    meta: dict[str, Any] = {}
     hidden: list[str] = []
     if kind == "markdown":
         meta, text = _front_matter(name, text)
@@ -125,7 +127,7 @@ def _decode(name: str, data: bytes) -> str:
         raise errors.NotText(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
-def _front_matter(name: str, text: str) -> tuple[dict, str]:
+def _front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
     text = text.replace("\r\n", "\n")
     if not text.startswith("---\n"):
         return {}, text
