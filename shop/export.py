@@ -187,10 +187,17 @@ def _grouped(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:
     return groups
 
 
+def _children(
+    session: Session, model: type, parent: str, ids: Collection[str] | None
+) -> dict[Any, list[Any]]:
+    """Rows of `model` belonging to the parents `ids` (all if None), per parent in position order;
+    `parent` names the column holding the parent's id."""
+    column = getattr(model, parent)
+    return _grouped(_rows(session, model, model.position, _within(column, ids)), parent)
+
+
 def products_of(session: Session, ids: Collection[str] | None = None) -> dict[str, Any]:
-    variants = _grouped(
-        _rows(session, Variant, Variant.position, _within(Variant.product_id, ids)), "product_id"
-    )
+    variants = _children(session, Variant, "product_id", ids)
     return {
         product.id: product_record(product, variants[product.id])
         for product in _rows(session, Product, Product.position, _within(Product.id, ids))
@@ -219,24 +226,10 @@ def snapshot(
             session, Address, Address.id, _within(Address.id, address_ids if scoped else None)
         )
     }
-    methods = _grouped(
-        _rows(
-            session,
-            PaymentMethod,
-            PaymentMethod.position,
-            _within(PaymentMethod.customer_id, users),
-        ),
-        "customer_id",
+    methods = _children(session, PaymentMethod, "customer_id", users)
+    items, fulfillments, payments = (
+        _children(session, model, "order_id", orders) for model in (OrderItem, Fulfillment, Payment)
     )
-    by_order = [
-        _within(column, orders)
-        for column in (OrderItem.order_id, Fulfillment.order_id, Payment.order_id)
-    ]
-    items = _grouped(_rows(session, OrderItem, OrderItem.position, by_order[0]), "order_id")
-    fulfillments = _grouped(
-        _rows(session, Fulfillment, Fulfillment.position, by_order[1]), "order_id"
-    )
-    payments = _grouped(_rows(session, Payment, Payment.position, by_order[2]), "order_id")
     orders_of = _grouped(owned, "customer_id")
     return jsonable(
         {
