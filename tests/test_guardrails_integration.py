@@ -387,3 +387,28 @@ def test_assistant_create_registers_the_hook(harness, monkeypatch):
     crew.assistant.Assistant.create(ready.services.engine, warm=False)
     assert len(governance_hooks()) == 1
     ready.services.engine.dispose()
+
+
+@pytest.mark.slow
+def test_the_flow_hands_a_model_its_passages_as_quoted_data(assistant_with):
+    from crew.backends.openai_compat import OpenAICompatLLM
+    from crew.plan import step_from_text
+    from guardrails.breaker import CircuitBreaker
+    from knowledge.passages import PREAMBLE
+    from tests.fakes.openai_server import FakeOpenAI, text
+
+    server = FakeOpenAI().start()
+    try:
+        server.enqueue(text(answer("Our returns policy covers that.")))
+        model = OpenAICompatLLM(
+            model="fake", base_url=server.base_url, api_key="k", breaker=CircuitBreaker()
+        )
+        assistant, conversation = assistant_with(llms={"policy": model})
+        question = "How many days do I have to return an item?"
+        result = assistant.turn(conversation, question, client_id=conversation)
+    finally:
+        server.stop()
+    assert result.reply == "Our returns policy covers that."
+    prompt = "\n".join(m["content"] for m in server.requests[0]["messages"] if m["role"] == "user")
+    assert PREAMBLE in prompt and "cite as:" in prompt  # retrieved, quoted and cited
+    assert step_from_text(prompt).passages == []  # and not again, raw, in the step's JSON
