@@ -54,25 +54,43 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def start_phoenix(config: settings.Settings) -> tuple[PhoenixServer | None, str | None, str]:
-    """(child, collector URL, note): an existing Phoenix, our child, or tracing off and why."""
+def launch_phoenix(config: settings.Settings) -> tuple[PhoenixServer | None, str]:
+    """Start our Phoenix child without waiting for it (it takes seconds: the store, knowledge
+    base and assistant load meanwhile), or (None, why not)."""
     if not config.tracing:
-        return None, None, "tracing off (TRACING=off)"
+        return None, "tracing off (TRACING=off)"
     if config.phoenix_endpoint:
-        return None, config.phoenix_endpoint, f"sending traces to {config.phoenix_endpoint}"
+        return None, f"sending traces to {config.phoenix_endpoint}"
     server = PhoenixServer(config.data_dir / "phoenix", port=config.phoenix_port)
     try:
-        server.start()
+        return server.launch(), ""
     except PhoenixStartError as error:
-        return (
-            None,
-            None,
-            (
-                f"Phoenix did not start ({error}); the app runs with tracing OFF. Free port "
-                f"{config.phoenix_port}, set PHOENIX_PORT, or PHOENIX_COLLECTOR_ENDPOINT."
-            ),
-        )
+        return None, _phoenix_failed(config, error)
+
+
+def phoenix_ready(
+    config: settings.Settings, server: PhoenixServer | None, note: str
+) -> tuple[PhoenixServer | None, str | None, str]:
+    """(child, collector URL, note) once a launched child answers; tracing off if it fails."""
+    if server is None:
+        return None, (config.phoenix_endpoint or None) if config.tracing else None, note
+    try:
+        server.wait_ready()
+    except PhoenixStartError as error:
+        return None, None, _phoenix_failed(config, error)
     return server, server.url, f"Phoenix started (pid {server.pid})"
+
+
+def start_phoenix(config: settings.Settings) -> tuple[PhoenixServer | None, str | None, str]:
+    """(child, collector URL, note): an existing Phoenix, our child, or tracing off and why."""
+    return phoenix_ready(config, *launch_phoenix(config))
+
+
+def _phoenix_failed(config: settings.Settings, error: Exception) -> str:
+    return (
+        f"Phoenix did not start ({error}); the app runs with tracing OFF. Free port "
+        f"{config.phoenix_port}, set PHOENIX_PORT, or PHOENIX_COLLECTOR_ENDPOINT."
+    )
 
 
 def build_services(config: settings.Settings) -> dict[str, Any]:
@@ -124,10 +142,13 @@ def start(config: settings.Settings | None = None) -> Running:
     if config.host not in {"127.0.0.1", "localhost", "::1"}:
         log.warning("APP_HOST=%s: the app is reachable beyond this machine", config.host)
     running = Running(settings=config)
-    running.phoenix, running.phoenix_url, running.tracing_note = start_phoenix(config)
-    tracing.setup(running.phoenix_url, project=config.phoenix_project)
+    running.phoenix, running.tracing_note = launch_phoenix(config)
     try:
         running.services = build_services(config)
+        running.phoenix, running.phoenix_url, running.tracing_note = phoenix_ready(
+            config, running.phoenix, running.tracing_note
+        )
+        tracing.setup(running.phoenix_url, project=config.phoenix_project)
         password = auth.staff_password()
         if password.generated:
             running.staff_password_note = (

@@ -49,6 +49,12 @@ class PhoenixServer:
 
     def start(self, timeout_s: float = STARTUP_TIMEOUT_S) -> PhoenixServer:
         """Start the child and wait until it answers `/healthz`; raise `PhoenixStartError`."""
+        self.launch()
+        self.wait_ready(timeout_s)
+        return self
+
+    def launch(self) -> PhoenixServer:
+        """Start the child without waiting (the caller does other work, then `wait_ready`)."""
         if port_in_use(self.host, self.port):
             raise PhoenixStartError(f"port {self.port} on {self.host} is already taken")
         self.working_dir.mkdir(parents=True, exist_ok=True)
@@ -71,10 +77,9 @@ class PhoenixServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in a terminal goes to us; we stop it in order
             )
-        self._wait_ready(timeout_s)
         return self
 
-    def _wait_ready(self, timeout_s: float) -> None:
+    def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
