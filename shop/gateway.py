@@ -36,6 +36,7 @@ from shop.errors import StoreError
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
+CHAIN = {SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value}
 INTERNAL_MESSAGE = "Something went wrong on our side and nothing was changed. Please try again."
 
 
@@ -233,10 +234,7 @@ def execute(
     Never raises for a refused or failed write: the outcome says `error` with a kind and a
     customer-safe message (`internal` for an unexpected failure, after which nothing changed).
     """
-    with tracer.start_as_current_span(f"gateway.{action}") as span:
-        span.set_attribute(
-            SpanAttributes.OPENINFERENCE_SPAN_KIND, OpenInferenceSpanKindValues.CHAIN.value
-        )
+    with tracer.start_as_current_span(f"gateway.{action}", attributes=CHAIN) as span:
         span.set_attribute(SpanAttributes.INPUT_VALUE, _text(arguments))
         try:
             request = _request(
@@ -311,10 +309,7 @@ def read(
     Another customer's records answer exactly like missing ones: the store's reads filter by the
     customer they are given.
     """
-    with tracer.start_as_current_span(f"gateway.{action}") as span:
-        span.set_attribute(
-            SpanAttributes.OPENINFERENCE_SPAN_KIND, OpenInferenceSpanKindValues.CHAIN.value
-        )
+    with tracer.start_as_current_span(f"gateway.{action}", attributes=CHAIN) as span:
         function = operations.READS.get(action)
         if function is None:
             return Outcome.failed(action, "unknown_action", f"unknown action {action!r}")
@@ -340,10 +335,7 @@ def decide(engine: Engine, approval_id: int, *, approve: bool, staff: str, note:
     unexpected crash it stays pending, so the decision can simply be taken again.
     """
     actor = f"staff:{staff}"
-    with tracer.start_as_current_span("gateway.decide") as span:
-        span.set_attribute(
-            SpanAttributes.OPENINFERENCE_SPAN_KIND, OpenInferenceSpanKindValues.CHAIN.value
-        )
+    with tracer.start_as_current_span("gateway.decide", attributes=CHAIN) as span:
         try:
             with transaction(engine) as session:
                 return _decide(session, approval_id, approve, actor, note)
