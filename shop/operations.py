@@ -173,6 +173,8 @@ def _preview(
     if order.status != REQUIRED_STATUS[name]:
         return ZERO
     if name == "cancel_pending_order":
+        # A reason the store refuses must not park the request for a staff decision first.
+        pending.check_cancel_reason(validate.text(arguments.get("reason"), "reason", max_length=40))
         return sum(pending.net_paid(order).values(), ZERO)
     item_ids = validate.item_ids(arguments.get("item_ids"), "item_ids")
     if name == "return_delivered_order_items":

@@ -55,6 +55,11 @@ def _methods(session: Session, customer_id: str, ids: list[str]) -> dict[str, Pa
     return found
 
 
+def check_cancel_reason(reason: str) -> None:
+    if reason not in CANCEL_REASONS:
+        raise InvalidArgument("The reason must be 'no longer needed' or 'ordered by mistake'.")
+
+
 def cancel_pending_order(
     session: Session, order_id: str, reason: str, *, customer_id: str
 ) -> dict[str, Any]:
@@ -66,8 +71,7 @@ def cancel_pending_order(
         raise InvalidStatus(
             f"Order {order.id} is {order.status}: only pending orders can be cancelled."
         )
-    if reason not in CANCEL_REASONS:
-        raise InvalidArgument("The reason must be 'no longer needed' or 'ordered by mistake'.")
+    check_cancel_reason(reason)
     refunds = net_paid(order)
     methods = _methods(session, order.customer_id, list(refunds))
 

@@ -175,3 +175,16 @@ def test_decisions_are_audited(store, gated):
     assert [(e.actor, e.outcome) for e in entries] == [("staff:bob", "ok")]
     assert entries[0].arguments["approval_id"] == parked.approval_id
     assert entries[0].arguments["note"] == "checked"
+
+
+@pytest.mark.parametrize("reason", ["because I said so", "", "NO LONGER NEEDED!"])
+def test_a_refused_cancel_reason_is_refused_not_parked_for_staff(store, reason):
+    arguments = {**WRITE_CALLS["cancel_pending_order"], "reason": reason}
+    before = owner_records(store)
+
+    with approval_threshold("0.00"):  # any refund would need a decision
+        outcome = write(store, "cancel_pending_order", arguments)
+
+    assert outcome.status == "error" and outcome.error.kind == "invalid_argument"
+    assert approvals.list_approvals(store) == []
+    assert owner_records(store) == before
