@@ -8,6 +8,21 @@ from evals.converse import Harness, load
 
 CONVERSATIONS = load()
 
+# Known open defects (issue 6), listed here so CI shows them; strict: a fix must remove the entry.
+KNOWN_FAILING = {
+    "recommend-green-similar-multi-intent": (
+        "the recommend step needs more model calls than the turn budget allows, states price "
+        "differences the grounding check cannot find in the evidence, and ranks other product "
+        "types as similar"
+    ),
+}
+
+
+def _case(conversation):
+    reason = KNOWN_FAILING.get(conversation.id)
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(conversation, id=conversation.id, marks=marks)
+
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory, request):
@@ -20,7 +35,7 @@ def harness(tmp_path_factory, request):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("conversation", CONVERSATIONS, ids=[c.id for c in CONVERSATIONS])
+@pytest.mark.parametrize("conversation", [_case(c) for c in CONVERSATIONS])
 def test_conversation(harness, conversation):
     outcome = harness.run(conversation)
     assert not outcome.errors, outcome.errors
