@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,19 +43,25 @@ def answer(customer: str, tool: str, arguments: dict) -> str:
     raise AssertionError(f"the planner must not call {tool} while proposing")
 
 
-def run(step: Step, customer: str) -> tuple[StepReport, list[str]]:
+def rounds(step: Step, customer: str) -> tuple[StepReport, list[list[str]]]:
+    """The step's report and the tools asked for in each model call before it."""
     results: dict[str, str] = {}
-    called = []
+    moves = []
     for _ in range(10):
         move = planner.next_move(step, Lookup(results, PARAMETERS))
         if isinstance(move, StepReport):
-            return move, called
+            return move, moves
+        moves.append([call.tool for call in move])
         for call in move:
-            called.append(call.tool)
             results[results_key(call.tool, call.arguments)] = answer(
                 customer, call.tool, call.arguments
             )
     raise AssertionError("the planner did not finish")
+
+
+def run(step: Step, customer: str) -> tuple[StepReport, list[str]]:
+    report, moves = rounds(step, customer)
+    return report, [tool for move in moves for tool in move]
 
 
 def step(kind: str, agent: str = "returns", **target) -> Step:
@@ -199,6 +206,45 @@ def test_recommendation_is_available_matching_and_ranked():
     assert shown and all(v["available"] and v["options"]["color"] == "white" for v in shown)
     assert all(v["price"] <= 150 for v in shown)
     assert "as you asked" in report.reply
+
+
+@pytest.fixture(scope="module")
+def green_like_my_shirt() -> tuple[StepReport, list[list[str]]]:
+    # evelyn_brown_7612's last order holds a blue T-Shirt; no T-Shirt comes in green.
+    the_step = step(
+        "recommend",
+        "recommendations",
+        order_ref="latest",
+        items=[BLUE_SHIRT],
+        wanted={"color": "green"},
+    )
+    return rounds(the_step, "evelyn_brown_7612")
+
+
+def test_recommendation_fits_in_four_model_calls(green_like_my_shirt):
+    _, moves = green_like_my_shirt
+    assert len(moves) + 1 <= 4, moves  # + 1: the call that writes the reply
+    assert set(moves[0]) == {"get_user_details", "list_all_product_types"}
+
+
+def test_recommendation_says_plainly_the_same_product_lacks_the_colour(green_like_my_shirt):
+    report, _ = green_like_my_shirt
+    head, *lines = report.reply.splitlines()
+    assert "T-Shirt doesn't come in green" in head and "different products" in head
+    variants = {i: v for p in DB["products"].values() for i, v in p["variants"].items()}
+    shown = [variants[i] for i in report.item_ids]
+    assert shown and all(v["available"] and v["options"]["color"] == "green" for v in shown)
+    assert len(lines) == len(shown)
+    assert all("a different product, not a T-Shirt" in line for line in lines)
+    assert "more than yours ($50.88)" in lines[0]
+
+
+def test_recommendation_states_only_prices_from_the_tool_results(green_like_my_shirt):
+    report, _ = green_like_my_shirt
+    variants = {i: v for p in DB["products"].values() for i, v in p["variants"].items()}
+    stated = set(re.findall(r"\$(\d+\.\d\d)", report.reply))
+    read = {f"{variants[i]['price']:.2f}" for i in report.item_ids} | {"50.88"}
+    assert stated and stated <= read
 
 
 def test_offline_llm_emits_llm_events_and_native_tool_calls():

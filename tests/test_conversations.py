@@ -9,13 +9,7 @@ from evals.converse import Harness, load
 CONVERSATIONS = load()
 
 # Known open defects (issue 6), listed here so CI shows them; strict: a fix must remove the entry.
-KNOWN_FAILING = {
-    "recommend-green-similar-multi-intent": (
-        "the recommend step needs more model calls than the turn budget allows, states price "
-        "differences the grounding check cannot find in the evidence, and ranks other product "
-        "types as similar"
-    ),
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 def _case(conversation):

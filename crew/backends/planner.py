@@ -85,6 +85,20 @@ class Lookup:
             raise NeedCalls(missing)
         return [parse_result(c.tool, self._results[_key(c.tool, c.arguments)]) for c in calls]
 
+    def together(self, *reads: Callable[[], Result]) -> list[Result]:
+        """Independent chains of reads advanced side by side: the next call each one is missing
+        goes out in the same model turn, so the step costs the longest chain, not their sum."""
+        missing: list[ToolCall] = []
+        found = []
+        for read in reads:
+            try:
+                found.append(read())
+            except NeedCalls as need:
+                missing += [c for c in need.calls if c not in missing]
+        if missing:
+            raise NeedCalls(missing)
+        return found
+
 
 def results_key(tool: str, arguments: Mapping[str, Any]) -> str:
     return _key(tool, arguments)

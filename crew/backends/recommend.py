@@ -2,7 +2,10 @@
 
 Ranking: the same product type first, then how many requested options match (every requested
 option is required), then how many options it shares with the item the customer already has,
-then price closeness (to that item, or to the middle of the asked price range).
+then price closeness (to that item, or to the middle of the asked price range). Only when the
+same product has nothing that fits are other product types offered, said plainly and labelled
+as different products. The step costs at most four model calls: the customer's item and the
+catalogue side by side, the order, the product with its likeliest alternatives, the reply.
 """
 
 from __future__ import annotations
@@ -115,46 +118,87 @@ def _anchor_price(step: Step, reference: Mapping[str, Any] | None) -> float | No
 
 
 def reason(candidate: Candidate, step: Step, reference: Mapping[str, Any] | None) -> str:
+    """Why this one: only facts read from the tool results (no computed price differences, which
+    the grounding check could not find in the evidence)."""
     parts = []
+    if not candidate.same_type:
+        parts.append("a different product" + (f", not a {reference['name']}" if reference else ""))
     if step.target.wanted:
         parts.append(f"{replies.options_phrase(step.target.wanted)} as you asked")
-    if not candidate.same_type and reference is not None:
-        parts.append(f"a similar product to your {reference['name']}")
     if reference is not None:
         same = [v for k, v in candidate.options.items() if reference["options"].get(k) == v]
         if same:
             parts.append(f"same {', '.join(same)} as yours")
-        difference = candidate.price - float(reference["price"])
-        if abs(difference) < 0.005:
+        theirs = float(reference["price"])
+        if abs(candidate.price - theirs) < 0.005:
             parts.append("same price as yours")
         else:
-            word = "less" if difference < 0 else "more"
-            parts.append(f"{replies.money(abs(difference))} {word} than yours")
+            word = "less" if candidate.price < theirs else "more"
+            parts.append(f"costs {word} than yours ({replies.money(theirs)})")
     if step.target.price_max is not None:
         parts.append(f"under {replies.money(step.target.price_max)}")
     return "; ".join(parts) or "available now"
 
 
+def _lines(best: list[Candidate], step: Step, reference: Mapping[str, Any] | None) -> list[str]:
+    return [
+        "- "
+        + say(
+            "recommend_line",
+            name=candidate.name,
+            options=replies.options_phrase(candidate.options),
+            price=replies.money(candidate.price),
+            reason=reason(candidate, step, reference),
+        )
+        for candidate in best
+    ]
+
+
+def _best_per_type(found: list[Candidate], type_order: list[str]) -> list[Candidate]:
+    """Other product types: the best fit of each, the types in order of likeness."""
+    best: dict[str, Candidate] = {}
+    for candidate in sorted(found, key=Candidate.rank, reverse=True):
+        best.setdefault(candidate.name, candidate)
+    return sorted(best.values(), key=lambda c: type_order.index(c.name))[:SHOWN]
+
+
 def recommend(step: Step, lookup: Lookup) -> StepReport:
-    reference = _reference_item(step, lookup)
-    types: dict[str, str] = lookup.get("list_all_product_types")
+    # The customer's item and the catalogue are independent reads: fetched side by side.
+    reference, types = lookup.together(
+        lambda: _reference_item(step, lookup), lambda: lookup.get("list_all_product_types")
+    )
     name = step.target.product_type or (reference["name"] if reference else None)
     product_id = (reference or {}).get("product_id") or (name and _product_id(types, name))
     if not product_id:
         raise Finished(
             StepReport(reply=say("recommend_unknown_product", types=replies.join(sorted(types))))
         )
-    product = lookup.get("get_product_details", product_id=product_id)
+    type_name = next((n for n, pid in types.items() if pid == product_id), name or "")
+    # With a required option the same product may not have it: its likeliest alternatives are
+    # read in the same model turn, and shown only if the same product has nothing that fits.
+    similar = similar_types(type_name, list(types)) if step.target.wanted else []
+    product, *others = lookup.get_many(
+        [lookup.call("get_product_details", product_id=product_id)]
+        + [lookup.call("get_product_details", product_id=types[n]) for n in similar]
+    )
     found = _candidates(product, step, reference, same_type=True)
-    if not found and step.target.wanted:
-        similar = similar_types(product["name"], list(types))
-        others = lookup.get_many(
-            [lookup.call("get_product_details", product_id=types[n]) for n in similar]
+    if found:
+        best = sorted(found, key=Candidate.rank, reverse=True)[:SHOWN]
+        head = say(
+            "recommend_head",
+            are="is" if len(best) == 1 else "are",
+            count=len(best),
+            product=product["name"],
+            s="" if len(best) == 1 else "s",
         )
-        for other in others:
-            found += _candidates(other, step, reference, same_type=False)
-    if not found:
-        wanted = replies.options_phrase(step.target.wanted)
+        return StepReport(
+            reply="\n".join([head, *_lines(best, step, reference)]),
+            products=[product["product_id"]],
+            item_ids=[c.item_id for c in best],
+        )
+    wanted = replies.options_phrase(step.target.wanted)
+    alternatives = [c for other in others for c in _candidates(other, step, reference, False)]
+    if not alternatives:
         return StepReport(
             reply=say(
                 "recommend_none",
@@ -164,28 +208,11 @@ def recommend(step: Step, lookup: Lookup) -> StepReport:
             ),
             products=[product["product_id"]],
         )
-    best = sorted(found, key=Candidate.rank, reverse=True)[:SHOWN]
-    lines = [
-        say(
-            "recommend_head",
-            are="is" if len(best) == 1 else "are",
-            count=len(best),
-            product=product["name"] if all(c.same_type for c in best) else "",
-            s="" if len(best) == 1 else "s",
-        ).replace("  ", " ")
-    ]
-    for candidate in best:
-        line = say(
-            "recommend_line",
-            name=candidate.name,
-            options=replies.options_phrase(candidate.options),
-            price=replies.money(candidate.price),
-            reason=reason(candidate, step, reference),
-        )
-        lines.append(f"- {line}")
+    best = _best_per_type(alternatives, similar)
+    head = say("recommend_other_types", product=product["name"], wanted=wanted)
     return StepReport(
-        reply="\n".join(lines),
-        products=list(dict.fromkeys(c.product_id for c in best)),
+        reply="\n".join([head, *_lines(best, step, reference)]),
+        products=[product["product_id"], *dict.fromkeys(c.product_id for c in best)],
         item_ids=[c.item_id for c in best],
     )
 
