@@ -13,10 +13,11 @@ import uuid
 from typing import Any
 
 from crewai.events.types.llm_events import LLMCallType
-from crewai.llms.base_llm import BaseLLM, llm_call_context
+from crewai.llms.base_llm import llm_call_context
 from pydantic import BaseModel
 
 from crew.backends import planner, recommend  # noqa: F401  (registers the recommend strategy)
+from crew.backends.base import ToolCallingLLM
 from crew.backends.planner import Lookup, results_key
 from crew.backends.usage import meter
 from crew.plan import StepReport, ToolCall, step_from_text
@@ -94,7 +95,7 @@ def _call_type(answer: Any) -> LLMCallType:
     return LLMCallType.TOOL_CALL if isinstance(answer, list) else LLMCallType.LLM_CALL
 
 
-class OfflineLLM(BaseLLM):
+class OfflineLLM(ToolCallingLLM):
     """Deterministic, embedded, always available; the product's default voice."""
 
     provider: str = "offline"
@@ -102,18 +103,6 @@ class OfflineLLM(BaseLLM):
     def __init__(self, **data: Any) -> None:
         data.setdefault("model", OFFLINE_MODEL)  # BaseLLM insists on a model name
         super().__init__(**data)
-
-    def supports_function_calling(self) -> bool:
-        return True
-
-    def supports_stop_words(self) -> bool:
-        return False
-
-    def get_context_window_size(self) -> int:
-        return 128_000
-
-    def get_input_tokens_count(self, messages, tools=None, response_model=None) -> int:
-        return meter.estimate_tokens(messages)
 
     def call(
         self,

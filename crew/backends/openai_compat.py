@@ -21,6 +21,7 @@ from crewai.llms.base_llm import BaseLLM, llm_call_context
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from crew import replies
+from crew.backends.base import ToolCallingLLM
 from crew.backends.offline import OfflineLLM
 from crew.backends.usage import meter
 from crew.plan import StepNotFound, step_from_text
@@ -93,7 +94,7 @@ def _answer(message: Any) -> str | list[dict[str, Any]]:
     return message.content or ""
 
 
-class OpenAICompatLLM(BaseLLM):
+class OpenAICompatLLM(ToolCallingLLM):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     provider: str = "openai"
@@ -104,18 +105,6 @@ class OpenAICompatLLM(BaseLLM):
     # Every layer talks to the same provider, so by default they share the process's breaker.
     breaker: CircuitBreaker = Field(default_factory=provider_breaker, exclude=True)
     _client: openai.OpenAI | None = PrivateAttr(default=None)
-
-    def supports_function_calling(self) -> bool:
-        return True
-
-    def supports_stop_words(self) -> bool:
-        return False
-
-    def get_context_window_size(self) -> int:
-        return 128_000
-
-    def get_input_tokens_count(self, messages, tools=None, response_model=None) -> int:
-        return meter.estimate_tokens(messages)
 
     @property
     def client(self) -> openai.OpenAI:
