@@ -79,6 +79,11 @@ def execute(engine: Engine, customer_id: str | None, name: str, arguments: dict[
     return outcome.result
 
 
+class UnsupportedPatch(ValueError):
+    """A probe's `db_patch` touches a field the replay cannot apply: fail loudly rather than
+    replay the probe against the wrong starting state (the reference data has none today)."""
+
+
 class GatewayRefusal(StoreError):
     """A refusal of the gateway, carrying its kind (the store's kinds pass through it)."""
 
@@ -483,7 +488,7 @@ class Replay:
                             update(Order).where(Order.id == order_id).values(customer_id=value)
                         )
                     else:
-                        raise NotImplementedError(f"db_patch of orders.{key}")
+                        raise UnsupportedPatch(f"db_patch of orders.{key}")
             for user_id, fields in patch.get("users", {}).items():
                 for method_id, method in fields.pop("payment_methods", {}).items():
                     session.execute(
@@ -492,7 +497,7 @@ class Replay:
                         .values(balance=_money(method["balance"]))
                     )
                 if fields:
-                    raise NotImplementedError(f"db_patch of users.{sorted(fields)}")
+                    raise UnsupportedPatch(f"db_patch of users.{sorted(fields)}")
 
     def _customer_for(
         self, engine: Engine, case: Case, call: Call, known: str | None
