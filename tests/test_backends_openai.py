@@ -7,8 +7,6 @@ governance hook inside a turn budget, as in the app.
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from crewai import Agent
 
@@ -23,6 +21,7 @@ from guardrails.breaker import CircuitBreaker
 from guardrails.messages import say
 from knowledge.passages import PREAMBLE, Passage, passages_as_data
 from tests.fakes.openai_server import FakeOpenAI, error, slow, text, tool_call
+from tests.knowledge_support import passage as make_passage
 from tests.store_support import DELIVERED, OWNER, PENDING
 
 CONVERSATION = "conv-openai"
@@ -154,19 +153,6 @@ def test_model_call_budget_stops_a_server_that_keeps_calling_tools(server, order
     assert len(server.requests) == 4
 
 
-def _passage(text: str) -> Passage:
-    return Passage(
-        text=text,
-        doc_id="returns",
-        title="Returns and refunds",
-        section="Refund methods",
-        category="returns",
-        version=3,
-        effective_date=date(2025, 1, 1),
-        score=0.8,
-    )
-
-
 POLICY_TEXT = "Refunds go back to the original payment method within 5 business days."
 
 
@@ -185,7 +171,7 @@ def _policy_step(passage: Passage) -> Step:
 
 
 def test_passages_reach_the_model_once_and_quoted(server, store):
-    passage = _passage(POLICY_TEXT)
+    passage = make_passage(POLICY_TEXT)
     server.enqueue(text('{"reply": "They go back to your card."}'))
     specialists = Specialists(llms={"policy": _llm(server)})
     context = ToolContext(engine=store, customer_id=OWNER, conversation_id=CONVERSATION)
@@ -200,7 +186,7 @@ def test_passages_reach_the_model_once_and_quoted(server, store):
 
 
 def test_degraded_policy_answer_still_has_its_passages(server, store):
-    passage = _passage(POLICY_TEXT)
+    passage = make_passage(POLICY_TEXT)
     specialists = Specialists(llms={"policy": _llm(server)})  # every request fails
     context = ToolContext(engine=store, customer_id=OWNER, conversation_id=CONVERSATION)
     with _turn(), meter.turn() as usage:
