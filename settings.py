@@ -83,6 +83,8 @@ class Settings:
     phoenix_project: str
     tracing: bool
     model_cost_per_1k_tokens: Decimal  # for the dashboard's cost estimate (OpenAI path only)
+    # Derived from installed packages, not data: shared by every DATA_DIR (tests use many).
+    model_cache_dir: Path
 
     @property
     def uses_openai(self) -> bool:
@@ -113,6 +115,7 @@ def load() -> Settings:
         phoenix_project=_env("PHOENIX_PROJECT_NAME", "store-assistant"),
         tracing=_env("TRACING", "on").lower() not in {"off", "0", "false", "no"},
         model_cost_per_1k_tokens=Decimal(_env("MODEL_COST_PER_1K_TOKENS", "0.0006")),
+        model_cache_dir=Path(_env("MODEL_CACHE_DIR", str(ROOT / ".cache" / "models"))).resolve(),
     )
 
 
