@@ -66,6 +66,11 @@ def _labels(result) -> list[str]:
         ("I'm Yusuf Rossi, zip 19122", []),  # an answer, not a request
         ("what's the weather like in Paris tomorrow?", ["out_of_scope"]),
         ("nope", ["deny"]),
+        # exchange words for an order that has not shipped: a modification
+        ("swap the size on the order I just placed", ["modify_order"]),
+        ("the lamp in my open order, can I get it in another colour instead", ["modify_order"]),
+        ("exchange the sneakers I received for a size 10", ["exchange_items"]),
+        ("which planet is closest to the sun?", ["out_of_scope"]),
     ],
 )
 def test_intents_in_the_order_wanted(router, text, labels):

@@ -109,3 +109,28 @@ def test_short_replies(text, label):
 )
 def test_identification_only(text, only):
     assert rules.identification_only(text) is only
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "counterpart"),
+    [
+        ("swap the size on the order I just placed", "exchange_items", "modify_order"),
+        ("the lamp I ordered (not shipped), a different colour", "exchange_items", "modify_order"),
+        ("exchange the boots in my open order for a 10", "exchange_items", "modify_order"),
+        ("it hasn't shipped yet, trade it for the black one", "exchange_items", "modify_order"),
+        ("nothing has shipped, I want the large instead", "exchange_items", "modify_order"),
+        ("return the kettle I just ordered", "return_items", "cancel_order"),
+        ("my order is still pending, I want to send it back", "return_items", "cancel_order"),
+        # something arrived: the customer may hold the item, the model's reading stands
+        ("I received my pending order, exchange the shirt", "exchange_items", None),
+        ("the boots arrived before it ships the rest, swap them", "exchange_items", None),
+        # "pending" about something other than the order
+        ("my refund is still pending, return the jacket", "return_items", None),
+        ("exchange the shirt I got for a large", "exchange_items", None),
+        # only the delivered-only labels move
+        ("cancel the order I just placed", "cancel_order", None),
+        ("what's the exchange policy for an unshipped order", "policy_question", None),
+    ],
+)
+def test_pending_counterpart(text, label, counterpart):
+    assert rules.pending_counterpart(text, label) == counterpart

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from openinference.semconv.trace import OpenInferenceSpanKindValues, SpanAttributes
 from opentelemetry import trace
 
@@ -100,9 +101,23 @@ class Router:
             s: _Scored(s, label, rules.RULE_CONFIDENCE) for s, label in by_rule.items() if label
         }
         for segment, row in zip(to_embed, probabilities, strict=True):
-            best = int(row.argmax())
-            scored[segment] = _Scored(segment, self.model.labels[best], float(row[best]))
+            scored[segment] = self._best(segment, row)
         return scored
+
+    def _best(self, segment: str, row: np.ndarray) -> _Scored:
+        """The top label; an exchange or return of an unshipped order becomes its counterpart.
+
+        The counterpart's confidence is the two labels' probabilities together: the customer
+        wants other variants (or their money back), which for this order only it can give.
+        """
+        labels = self.model.labels
+        best = int(row.argmax())
+        label, confidence = labels[best], float(row[best])
+        counterpart = rules.pending_counterpart(segment, label)
+        if counterpart in labels:
+            confidence = min(1.0, confidence + float(row[labels.index(counterpart)]))
+            label = counterpart
+        return _Scored(segment, label, confidence)
 
     def _confident(self, scored: list[_Scored]) -> list[_Scored]:
         return [s for s in scored if s.confidence >= self.threshold]

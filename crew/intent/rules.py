@@ -1,8 +1,10 @@
 """The router's few hand rules, all in one place.
 
 Rules are used only where they are exact and a model would merely be likely right: one- or
-two-word confirmations and refusals ("yes", "nope"), and segments that carry nothing but
-identification data ("I'm Yusuf Rossi, zip 19122"), which answer a question rather than ask.
+two-word confirmations and refusals ("yes", "nope"), segments that carry nothing but
+identification data ("I'm Yusuf Rossi, zip 19122"), which answer a question rather than ask,
+and an order said to be not yet shipped, which can be changed or cancelled but not exchanged or
+returned ("swap the size on the order I just placed" asks to modify it).
 """
 
 from __future__ import annotations
@@ -70,3 +72,31 @@ def identification_only(segment: str) -> bool:
     words = re.findall(r"[\w']+", rest)
     gave_something = bool(name) or rest != segment.lower()
     return gave_something and all(w in _IDENTITY_FILLER for w in words)
+
+
+# Exchanges and returns are for delivered items (DESIGN.md "Intent labels"); for an order that has
+# not shipped the same wish is a modification or a cancellation, whatever words it is put in.
+_PENDING_COUNTERPART: dict[Label, Label] = {
+    "exchange_items": "modify_order",
+    "return_items": "cancel_order",
+}
+# "Pending" alone is not enough ("my refund is still pending"): the order must be the one waiting.
+_NOT_SHIPPED = re.compile(
+    r"\b(?:(?:pending|open|unshipped|not[-\s]yet[-\s]shipped)\s+order"
+    r"|order\s+(?:that's|that\s+is|which\s+is|is)\s+(?:still\s+)?(?:pending|processing)"
+    r"|(?:hasn't|hasnt|has\s+not|haven't|havent|have\s+not|isn't|isnt|is\s+not|wasn't|not"
+    r"|nothing\s+has)"
+    r"\s+(?:yet\s+)?(?:been\s+)?(?:shipped|sent|dispatched|gone\s+out)|unshipped"
+    r"|before\s+(?:it|they|the\s+order)\s+(?:ships?|goes\s+out|(?:is|are|gets?)\s+sent)"
+    r"|just\s+(?:placed|ordered|made))\b",
+    re.I,
+)
+# Any word saying something arrived keeps the model's reading: the customer may hold the item.
+_ARRIVED = re.compile(r"\b(?:received|receive|delivered|arrived|came|got)\b", re.I)
+
+
+def pending_counterpart(segment: str, label: Label) -> Label | None:
+    """`modify_order` for an exchange (`cancel_order` for a return) of a not-yet-shipped order."""
+    if label not in _PENDING_COUNTERPART or _ARRIVED.search(segment):
+        return None
+    return _PENDING_COUNTERPART[label] if _NOT_SHIPPED.search(segment) else None
