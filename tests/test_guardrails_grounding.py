@@ -131,3 +131,23 @@ def test_evidence_may_be_pydantic_or_passage_objects():
         customer_id=ME,
     )
     assert verdict.allowed, verdict
+
+
+def _canned_sentences() -> list:
+    import re
+
+    from crew import replies
+
+    return [
+        pytest.param(key, re.sub(r"\{[^{}]*\}", "", text), id=key)
+        for key, text in replies._sentences().items()
+    ]
+
+
+@pytest.mark.parametrize(("key", "fixed_words"), _canned_sentences())
+def test_the_fixed_words_of_every_canned_reply_state_no_fact_of_their_own(key, fixed_words):
+    """Facts reach a reply only through its fields. An example order id or an amount written
+    into a sentence would be withheld by grounding, and the customer would read "something went
+    wrong" instead of a question."""
+    verdict = check_reply(fixed_words, [], customer_id=None)
+    assert verdict.allowed, f"{key}: {verdict.ungrounded}"
