@@ -76,6 +76,9 @@ class Services:
 
 
 class SupportFlow(Flow[TurnState]):
+    # A flow otherwise creates a CrewAI Memory (a LanceDB store: seconds of imports, files in
+    # the data dir) per instance, i.e. per turn. Conversation state is ours (crew.state).
+    _skip_auto_memory: bool = True
     _services: Services = PrivateAttr()
     _budget: budgets.TurnBudget | None = PrivateAttr(default=None)
 
