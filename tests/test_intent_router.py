@@ -71,6 +71,11 @@ def _labels(result) -> list[str]:
         ("the lamp in my open order, can I get it in another colour instead", ["modify_order"]),
         ("exchange the sneakers I received for a size 10", ["exchange_items"]),
         ("which planet is closest to the sun?", ["out_of_scope"]),
+        # "it" is the gift card the first request named: paying an order with it changes the order
+        (
+            "how much is left on my gift card? then use it to pay for my open order",
+            ["account", "modify_order"],
+        ),
     ],
 )
 def test_intents_in_the_order_wanted(router, text, labels):

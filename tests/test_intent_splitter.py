@@ -134,3 +134,31 @@ def test_identification_only(text, only):
 )
 def test_pending_counterpart(text, label, counterpart):
     assert rules.pending_counterpart(text, label) == counterpart
+
+
+@pytest.mark.parametrize(
+    ("previous", "segment", "reading"),
+    [
+        (
+            "Can you check my gift card balance",
+            "use it to pay my pending order?",
+            "use the gift card to pay my pending order?",
+        ),
+        (
+            "how much is on my PayPal?",
+            "put that towards the order I just placed",
+            "put the PayPal towards the order I just placed",
+        ),
+        # the segment does not pay with anything: its verb decides, "it" stays
+        ("check my gift card balance", "cancel it", "cancel it"),
+        # the segment names its own payment method
+        ("check my gift card", "pay it with PayPal", "pay it with PayPal"),
+        # two methods named before: which one "it" is, is not known
+        ("compare my gift card and my PayPal", "use it for my order", "use it for my order"),
+        # "that" followed by a noun is not a pronoun
+        ("check my gift card", "put that one towards my order", "put that one towards my order"),
+        (None, "use it to pay my order", "use it to pay my order"),
+    ],
+)
+def test_pronoun_takes_the_payment_method_named_before(previous, segment, reading):
+    assert rules.with_referent(previous, segment) == reading

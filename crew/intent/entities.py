@@ -50,7 +50,7 @@ _NOT_NAMES = _words(
     checking quite pretty kinda sort kind one two"""
 )
 
-_PAYMENT = re.compile(
+PAYMENT = re.compile(
     r"(?P<gift_card>\bgift[\s-]*cards?\b|\bstore\s+credit\b)"
     r"|(?P<paypal>\bpay[\s-]*pal\b)"
     r"|(?P<credit_card>\b(?:credit|debit)[\s-]*cards?\b|\bvisa\b|\bmaster\s*card\b|\bamex\b"
@@ -161,7 +161,7 @@ def full_name(text: str, identifying: bool = False) -> FullName | None:
 
 
 def payment_methods(text: str) -> list[PaymentMethod]:
-    return _unique(m.lastgroup for m in _PAYMENT.finditer(text) if m.lastgroup)  # type: ignore[misc]
+    return _unique(m.lastgroup for m in PAYMENT.finditer(text) if m.lastgroup)  # type: ignore[misc]
 
 
 def cancel_reason(text: str) -> CancelReason | None:

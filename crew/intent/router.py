@@ -9,7 +9,7 @@ the flow then asks what the customer meant instead of guessing a business action
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +76,17 @@ class Router:
         """Classify several messages with one embedding batch for all their segments."""
         spans = [tracer.start_span("intent.classify") for _ in texts]
         segments = [split(text) for text in texts]
-        scored = self._score([s for segs in segments for s in segs])
+        readings = [_readings(segs) for segs in segments]
+        scored = self._score([r for reads in readings for r in reads])
         # Where no segment is confident, the whole message gets a chance (a second, rare batch).
-        asked = [[scored[s] for s in segs if not rules.identification_only(s)] for segs in segments]
+        asked = [
+            [
+                replace(scored[read], segment=s)
+                for s, read in zip(segs, reads, strict=True)
+                if not rules.identification_only(s)
+            ]
+            for segs, reads in zip(segments, readings, strict=True)
+        ]
         unsure = [
             text
             for text, segs, questions in zip(texts, segments, asked, strict=True)
@@ -135,6 +143,11 @@ class Router:
             kept = first.setdefault(s.label, _intent(s))
             kept.confidence = max(kept.confidence, _intent(s).confidence)
         return list(first.values())
+
+
+def _readings(segments: list[str]) -> list[str]:
+    """What the model reads for each segment: its pronoun resolved from the segment before."""
+    return [rules.with_referent(segments[i - 1] if i else None, s) for i, s in enumerate(segments)]
 
 
 def _intent(scored: _Scored) -> IntentScore:

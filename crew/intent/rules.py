@@ -3,15 +3,16 @@
 Rules are used only where they are exact and a model would merely be likely right: one- or
 two-word confirmations and refusals ("yes", "nope"), segments that carry nothing but
 identification data ("I'm Yusuf Rossi, zip 19122"), which answer a question rather than ask,
-and an order said to be not yet shipped, which can be changed or cancelled but not exchanged or
-returned ("swap the size on the order I just placed" asks to modify it).
+an order said to be not yet shipped, which can be changed or cancelled but not exchanged or
+returned ("swap the size on the order I just placed" asks to modify it), and the payment method
+a pronoun stands for once the splitter has cut it off from the request that named it.
 """
 
 from __future__ import annotations
 
 import re
 
-from crew.intent.entities import full_name, without_identifiers
+from crew.intent.entities import PAYMENT, full_name, without_identifiers
 from crew.intent.models import Label
 
 # A rule hit is exact, but still not certainty: the customer may be answering a question that
@@ -100,3 +101,26 @@ def pending_counterpart(segment: str, label: Label) -> Label | None:
     if label not in _PENDING_COUNTERPART or _ARRIVED.search(segment):
         return None
     return _PENDING_COUNTERPART[label] if _NOT_SHIPPED.search(segment) else None
+
+
+# "Check my gift card balance and then use it to pay my pending order": split in two, the second
+# request has lost what "it" is, and the payment method decides what it asks ("pay my order with
+# my gift card" changes the order). Only where the segment pays or uses something ("cancel it"
+# after "check my gift card" still cancels), and only "that" followed by no noun is a pronoun.
+_PAYS = re.compile(r"\b(?:pay|paying|use|using|put|apply|charge|bill|cover)\b", re.I)
+_PRONOUN = re.compile(
+    r"\b(?:it|them)\b|\bthat\b(?=\s*(?:$|[,.!?]|to\b|for\b|on\b|towards?\b|instead\b))",
+    re.I,
+)
+
+
+def with_referent(previous: str | None, segment: str) -> str:
+    """`segment` with its first pronoun replaced by the payment method `previous` named, if one.
+
+    Only for a segment that pays with something but names no payment method, after one that
+    names exactly one.
+    """
+    named = [m.group(0) for m in PAYMENT.finditer(previous or "")]
+    if len({n.lower() for n in named}) != 1 or PAYMENT.search(segment) or not _PAYS.search(segment):
+        return segment
+    return _PRONOUN.sub(f"the {named[0]}", segment, count=1)
