@@ -1,8 +1,8 @@
 """The injection classifier: MiniLM embeddings + logistic regression, trained at first use.
 
 Training embeds about a thousand examples (tens of seconds on two busy cores), so the fitted
-weights are cached as plain numbers (`.npz`, no pickle) under `<data_dir>/cache/`, keyed by a
-hash of the training data and of this module's recipe: change either and it retrains.
+weights are cached as plain numbers (`.npz`, no pickle) in MODEL_CACHE_DIR, keyed by a hash of
+the training data, this module's recipe and the embedding model: change any and it retrains.
 
 The threshold is calibrated, not chosen: out-of-fold scores on the training split give an honest
 picture of unseen benign customer messages, and the threshold is the lowest score that keeps
@@ -52,6 +52,7 @@ class Detector:
 
 def data_key() -> str:
     digest = hashlib.sha256(f"{RECIPE}|{FPR_TARGET}|{REGULARISATION_C}".encode())
+    digest.update(embeddings.model_key().encode())
     # The loader and the rules (which filter the intent examples) shape the data as well.
     sources = [Path(injection_data.__file__), Path(injection_rules.__file__)]
     for path in [*injection_data.files(), *sources]:
@@ -98,7 +99,8 @@ def train(examples: list[injection_data.Example], key: str = "") -> Detector:
 
 
 def _cache_path(key: str) -> Path:
-    return settings.get().data_dir / "cache" / f"injection-detector-{key}.npz"
+    # Derived from code and shipped data only, so shared by every data dir (MODEL_CACHE_DIR).
+    return settings.get().model_cache_dir / f"injection-detector-{key}.npz"
 
 
 def _read(path: Path, key: str) -> Detector | None:

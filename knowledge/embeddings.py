@@ -17,10 +17,11 @@ import settings
 from knowledge import onnx_export
 from knowledge.onnx_encoder import DIMENSIONS, OnnxEncoder
 
-__all__ = ["DIMENSIONS", "embed", "embed_one", "graph_path"]
+__all__ = ["DIMENSIONS", "embed", "embed_one", "graph_path", "model_key"]
 
 # Up to this many texts go to the single-threaded session (queries, a message's parts);
-# larger batches (ingest, training) use every core.
+# larger batches (ingest, training) use every core. Batches of 8 beat 64 on these cores (policy
+# and injection texts vary in length; measured 19 vs 29 ms per text on busy cores).
 SMALL_BATCH = 8
 
 
@@ -32,12 +33,17 @@ def graph_path():
     return path
 
 
+def model_key() -> str:
+    """Names the installed model: what is trained on its vectors is valid for this key only."""
+    return onnx_export.cache_key(onnx_export.model_dir())
+
+
 @lru_cache(maxsize=2)
 def _encoder(threads: int) -> OnnxEncoder:
     return OnnxEncoder(graph_path(), onnx_export.model_dir(), threads=threads)
 
 
-def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
+def embed(texts: list[str], batch_size: int = 8) -> np.ndarray:
     """Unit-length embeddings, one row per text (float32, shape (len(texts), 384))."""
     texts = list(texts)
     if not texts:

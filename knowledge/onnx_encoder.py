@@ -34,7 +34,7 @@ class OnnxEncoder:
         self._tokenizer.enable_truncation(max_seq_length(model_dir))
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 8) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         # Similar lengths together: each batch is padded only to its own longest text.
