@@ -20,7 +20,14 @@ READY_TIMEOUT_S = 900.0  # a first run seeds, ingests and trains; slow on a busy
 class AppProcess:
     """`app.py` on a free port with its own data dir; `ready_s` is launch -> /healthz."""
 
-    def __init__(self, data_dir: Path, *, phoenix: bool = False, password: str = "bench") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        phoenix: bool = False,
+        password: str = "bench",
+        model_cache: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -33,6 +40,8 @@ class AppProcess:
         }
         for name in ("DATABASE_URL", "CHROMA_PATH", "PHOENIX_COLLECTOR_ENDPOINT"):
             self.env.pop(name, None)
+        if model_cache is not None:  # else the machine's cache of the model export and classifiers
+            self.env["MODEL_CACHE_DIR"] = str(model_cache)
         self.log = data_dir / "app.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.ready_s = 0.0
