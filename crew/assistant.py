@@ -22,7 +22,14 @@ from guardrails import governance
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Assistant", "PendingConfirmation", "StepNote", "TurnResult", "UnknownConversation"]
+__all__ = [
+    "Assistant",
+    "DecisionNews",
+    "PendingConfirmation",
+    "StepNote",
+    "TurnResult",
+    "UnknownConversation",
+]
 
 
 class PendingConfirmation(BaseModel):
@@ -38,6 +45,13 @@ class TurnResult(BaseModel):
     trace_id: str | None = None
     cards: list[dict[str, Any]] = Field(default_factory=list)
     usage: TurnUsage | None = None  # model calls and prompt sizes of this turn
+
+
+class DecisionNews(BaseModel):
+    """What a conversation learnt, between turns, of the staff decisions it waits for."""
+
+    result: TurnResult | None = None  # the outcome, already saved in the conversation
+    waiting: int = 0  # its approvals still undecided
 
 
 def _services(engine: Engine) -> Services:
@@ -134,6 +148,27 @@ class Assistant:
 
     def state(self, conversation_id: str) -> ConversationState:
         return self.conversations.load(conversation_id)[0]
+
+    def report_decisions(self, conversation_id: str) -> DecisionNews:
+        """Tell the conversation, between turns, the outcome of approvals staff decided: the
+        message its next turn would have opened with, saved in its history once (the flow
+        stops watching an approval it reported). Cheap enough to poll: a few small reads while
+        nothing is decided, no model call. Raises `ConcurrentTurn` if a turn saved first
+        (nothing is saved; that turn reports it, or the next poll does)."""
+        from shop.approvals import get_approval
+
+        state, version = self.conversations.load(conversation_id)
+        watched = [get_approval(self.services.engine, w.approval_id) for w in state.approvals]
+        if not any(approval and approval.status != "pending" for approval in watched):
+            return DecisionNews(waiting=len(state.approvals))
+        flow = self._flow(state, "", "local")
+        flow.report_approvals()
+        reply = "\n\n".join(flow.state.replies)
+        state.add_message("assistant", reply)
+        self.conversations.save(state, version)
+        return DecisionNews(
+            result=TurnResult(reply=reply, steps=flow.state.notes), waiting=len(state.approvals)
+        )
 
     # --- internals ----------------------------------------------------------------------------
 

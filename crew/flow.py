@@ -138,7 +138,7 @@ class SupportFlow(Flow[TurnState]):
 
     @listen("accepted")
     def converse(self) -> None:
-        self._report_approvals()
+        self.report_approvals()
         try:
             self._converse()
         except budgets.BudgetExceeded as exc:
@@ -593,7 +593,7 @@ class SupportFlow(Flow[TurnState]):
         self.note("approval", f"Handoff ticket {ticket}")
         self.say(say("handoff_done", ticket=ticket))
 
-    def _report_approvals(self) -> None:
+    def report_approvals(self) -> None:
         """Tell the outcome of approvals that staff decided since the last turn."""
         if not self.convo.approvals:
             return

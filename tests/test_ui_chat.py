@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
 from shop import approvals
-from tests.ui_support import ready_data, serve
+from tests.ui_support import ready_assistant, ready_data, serve
 from ui import chat, metrics
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_sign_in_by_email(customer):
 
 
 def test_order_status_is_a_table_with_the_steps_behind_it(customer):
-    history, box, _ = customer.predict(
+    history, box, *_ = customer.predict(
         f"where is my order {BIG_ORDER}?", [], False, api_name="/send"
     )
     reply = replies(history)[-1]
@@ -67,7 +68,9 @@ def test_order_status_is_a_table_with_the_steps_behind_it(customer):
     assert any("get_order_details" in t for t in titles)
 
 
-def test_large_return_waits_for_staff_and_the_customer_hears_the_outcome(site, customer):
+def test_large_return_waits_for_staff_and_the_outcome_arrives_by_itself(
+    site, customer, tmp_path_factory
+):
     server, engine = site
     history, *_ = customer.predict(
         f"I want to return the espresso machine from {BIG_ORDER}, refund to my paypal",
@@ -91,8 +94,17 @@ def test_large_return_waits_for_staff_and_the_customer_hears_the_outcome(site, c
     message, *_ = staff.predict(pending.id, "approved, sorry for the trouble", api_name="/approve")
     assert message.startswith(f"Approved #{pending.id}")
 
-    history, *_ = customer.predict("any news on my refund?", [], False, api_name="/send")
+    # The page's timer asks; the outcome comes without the customer writing, and only once.
+    history, *_ = customer.predict([], False, api_name="/decisions")
     assert "approved" in replies(history)[-1].lower()
+    assert any(f"Approval #{pending.id}: approved" in t for t in steps(history))
+    again, *_ = customer.predict(history, False, api_name="/decisions")
+    assert again == {"__type__": "update"}  # nothing more to add
+    saved = ready_assistant(tmp_path_factory).history(pending.conversation_id)
+    told = [m for m in saved if m["role"] == "assistant" and "approved" in m["content"].lower()]
+    assert len(told) == 1  # what a reload shows
+    history, *_ = customer.predict("any news on my refund?", [], False, api_name="/send")
+    assert "approved your request" not in replies(history)[-1].lower()  # not told twice
 
 
 def test_talk_to_a_person_opens_a_ticket(customer):
@@ -114,9 +126,12 @@ def test_sessions_are_isolated(site):
 def test_turns_reach_the_dashboard(site):
     server, _ = site
     staff = Client(f"{server.url}/staff/", auth=("staff", PASSWORD), verbose=False)
-    summary, volume, *_ = staff.predict("last hour", api_name="/dashboard")
+    summary, turns, *_ = staff.predict("last hour", api_name="/dashboard")
     assert "turns" in summary and "Latency p50" in summary
-    assert volume["data"]  # a plot with points
+    plot = turns["value"]  # an update: the data and the buckets' order on the time axis
+    assert [row[0] for row in plot["data"]][-1] == turns["sort"][-1]  # the current bucket last
+    value = plot["columns"].index("value")
+    assert sum(row[value] for row in plot["data"]) > 0  # bars with a height
 
 
 # -- the page's own behaviour, with scripted assistants --------------------------------------
@@ -139,20 +154,124 @@ class Broken:
     def turn(self, conversation_id, message, *, client_id="local"):
         raise RuntimeError("database is down")
 
-    def history(self, conversation_id):
+    def state(self, conversation_id):
         raise KeyError(conversation_id)
+
+    history = state
 
 
 def test_a_failing_turn_gets_a_friendly_reply_not_a_traceback():
-    *_, (history, _box, conversation, _buttons, _) = chat.ChatPage(Broken()).respond(
+    *_, (history, _box, conversation, _buttons, _, _timer) = chat.ChatPage(Broken()).respond(
         "hello", [], None, False
     )
     assert history[-1]["content"] == chat.SORRY
     assert conversation == "c1"
 
 
-def test_an_unknown_remembered_conversation_starts_afresh():
-    assert chat.ChatPage(Broken()).restore("gone") == ([], None)
+@dataclass
+class Conversation:
+    pending: Any = None
+    approvals: list[int] = field(default_factory=list)
+    history: list[dict[str, str]] = field(
+        default_factory=lambda: [{"role": "user", "content": "return my laptop"}]
+    )
+
+
+@dataclass
+class News:
+    result: Result | None = None
+    waiting: int = 0
+
+
+OUTCOME = "Good news: a staff member approved your request."
+
+
+class AwaitingApproval:
+    """A conversation waiting for one staff decision, reported once after `decided`."""
+
+    def __init__(self) -> None:
+        self.decided = False
+        self.told = False
+        self.polls = 0
+
+    def start(self, *, customer_id=None):
+        return "c1"
+
+    def turn(self, conversation_id, message, *, client_id="local"):
+        return Result(f"You said {message}.")
+
+    def state(self, conversation_id):
+        return Conversation(approvals=[] if self.told else [1])
+
+    def report_decisions(self, conversation_id):
+        self.polls += 1
+        if not self.decided or self.told:
+            return News(waiting=0 if self.told else 1)
+        self.told = True
+        return News(Result(OUTCOME, [{"kind": "approval", "title": "Approval #1: approved"}]))
+
+
+def outcomes(history: list[dict[str, Any]]) -> int:
+    return sum(m["content"] == OUTCOME for m in history)
+
+
+def test_the_outcome_of_a_decision_is_appended_once_and_the_polling_stops():
+    page = chat.ChatPage(AwaitingApproval())
+    shown = [{"role": "user", "content": "refund please"}]
+    unchanged, timer = page.poll(shown, "c1", False)
+    assert unchanged == gr.update() and timer.active  # undecided: keep asking
+    page.assistant.decided = True
+    history, timer = page.poll(shown, "c1", False)
+    assert outcomes(history) == 1 and history[-1]["content"] == OUTCOME
+    assert any("Approval #1: approved" in title for title in steps(history))
+    assert not timer.active  # nothing left to wait for
+    assert page.poll(history, "c1", False)[0] == gr.update()
+
+
+def test_a_poll_waits_while_a_turn_holds_the_conversation():
+    page = chat.ChatPage(AwaitingApproval())
+    page.assistant.decided = True
+    with page.gate.turn("c1"):
+        assert page.poll([], "c1", False) == (gr.update(), gr.update())
+    assert page.assistant.polls == 0  # the turn itself reports a decision
+
+
+def test_a_turn_sent_as_a_poll_delivered_keeps_the_outcome_on_screen():
+    page = chat.ChatPage(AwaitingApproval())
+    page.assistant.decided = True
+    shown = [{"role": "user", "content": "refund please"}]
+    page.poll(shown, "c1", False)  # its answer had not reached the page when it sent:
+    *_, (history, *_) = page.respond("thanks", shown, "c1", False)
+    assert outcomes(history) == 1
+    assert [m["content"] for m in history if not m.get("metadata")] == [
+        "refund please",
+        OUTCOME,
+        "thanks",
+        "You said thanks.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("remembered", "conversation", "buttons", "polling"),
+    [
+        (None, None, False, False),
+        ("gone", None, False, False),  # the store no longer has it: start afresh
+        ("c1", Conversation(), False, False),
+        ("c1", Conversation(pending={"token": "t"}), True, False),  # Yes/No come back
+        ("c1", Conversation(approvals=[1]), False, True),  # the watch for a decision too
+    ],
+)
+def test_a_reload_restores_the_buttons_and_the_watch(remembered, conversation, buttons, polling):
+    class Stored(Broken):
+        def state(self, conversation_id):
+            if conversation is None:
+                raise KeyError(conversation_id)
+            return conversation
+
+    history, conversation_id, row, timer = chat.ChatPage(Stored()).restore(remembered)
+    assert conversation_id == (remembered if conversation else None)
+    assert history == (conversation.history if conversation else [])
+    assert (row["visible"], timer.active) == (buttons, polling)
 
 
 @pytest.mark.parametrize(

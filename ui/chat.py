@@ -3,7 +3,9 @@
 The page only renders: every decision (who the customer is, what is pending, what runs) is the
 assistant's, behind `ChatBackend`. The conversation id lives in a server-side `gr.State` per
 browser session, and is remembered in the browser's storage (encrypted with a key from the
-data dir) so a reload, or an app restart, resumes the same conversation from the database.
+data dir) so a reload, or an app restart, resumes the same conversation from the database:
+its messages, its Yes/No buttons if a confirmation is pending, and its watch for a staff
+decision (a timer that polls while one is awaited, so the outcome arrives by itself).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import gradio as gr
 
 import settings
 import tracing
+from ui.between_turns import ConversationGate
 from ui.cards import cards_markdown, escape
 from ui.metrics import TurnLog, classify
 
@@ -32,6 +35,7 @@ SORRY = (
     "moment, or press “Talk to a person”."
 )
 HANDOFF_MESSAGE = "I'd like to talk to a person, please."
+POLL_S = 4  # how soon a staff decision reaches an open chat; a poll is a few small reads
 STEP_ICONS = {
     "guardrail": "🛡️",
     "route": "🧭",
@@ -54,6 +58,17 @@ class TurnLike(Protocol):
     cards: list[dict[str, Any]]
 
 
+class ConversationLike(Protocol):
+    pending: Any  # the action awaiting the customer's yes, or None
+    approvals: Sequence[Any]  # approvals awaiting a staff decision
+    history: Sequence[Any]
+
+
+class NewsLike(Protocol):
+    result: TurnLike | None  # the outcome of a staff decision, already saved in the history
+    waiting: int  # approvals still undecided
+
+
 class ChatBackend(Protocol):
     """What the page needs from the assistant (crew.assistant.Assistant provides it)."""
 
@@ -64,6 +79,10 @@ class ChatBackend(Protocol):
     def sign_in(self, conversation_id: str, **identity: str) -> TurnLike: ...
 
     def history(self, conversation_id: str) -> Sequence[Any]: ...
+
+    def state(self, conversation_id: str) -> ConversationLike: ...
+
+    def report_decisions(self, conversation_id: str) -> NewsLike: ...
 
 
 def _plain(step: Any) -> dict[str, Any]:
@@ -142,6 +161,7 @@ class ChatPage:
     def __init__(self, assistant: ChatBackend, turns: TurnLog | None = None) -> None:
         self.assistant = assistant
         self.turns = turns
+        self.gate = ConversationGate()
 
     def _run(
         self, conversation_id: str | None, call: Callable[[str], TurnLike]
@@ -154,7 +174,8 @@ class ChatPage:
                 log.exception("could not start a conversation")
                 return None, None
         started = conversation_id
-        return started, self._call(started, lambda: call(started))
+        with self.gate.turn(started):
+            return started, self._call(started, lambda: call(started))
 
     def _call(self, conversation_id: str, run: Callable[[], TurnLike]) -> TurnLike | None:
         """Run one assistant call, time it, record it for the dashboard; None if it raised."""
@@ -183,41 +204,43 @@ class ChatPage:
         show_trace: bool,
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream one turn: the question, a pending bubble, the steps, then the reply."""
+        """Stream one turn: the question, a pending bubble, the steps, then the reply.
+
+        Yields (chat, text box, conversation id, Yes/No row, remembered id, decision timer)."""
         message = (message or "").strip()
         if not message:
-            yield history, "", conversation_id, gr.update(), conversation_id
+            yield history, "", conversation_id, gr.update(), conversation_id, gr.update()
             return
+        shown = history
         history = [*history, {"role": "user", "content": message}]
         pending = {
             "role": "assistant",
             "content": "",
             "metadata": {"title": "Working on it…", "status": "pending"},
         }
-        yield [*history, pending], "", conversation_id, gr.update(visible=False), conversation_id
+        hidden = gr.update(visible=False)
+        yield [*history, pending], "", conversation_id, hidden, conversation_id, gr.update()
         client = _client_id(request)
         conversation_id, result = self._run(
             conversation_id, lambda cid: self.assistant.turn(cid, message, client_id=client)
         )
+        if missed := self.gate.missed(conversation_id, shown):  # see ui.between_turns
+            history.insert(len(shown), {"role": "assistant", "content": missed})
+        watch = gr.Timer(active=self._waiting(conversation_id))
         if result is None:
             history.append({"role": "assistant", "content": SORRY})
-            yield history, "", conversation_id, gr.update(visible=False), conversation_id
+            yield history, "", conversation_id, hidden, conversation_id, watch
             return
         history += step_messages(result.steps)
         buttons = gr.update(visible=bool(result.confirmation))
         text = reply_text(result, show_trace)
         # Stream the prose only: a half-drawn table or link would flicker.
         for prefix in _chunks(result.reply or "", STREAM_CHUNKS):
-            yield (
-                [*history, {"role": "assistant", "content": prefix}],
-                "",
-                conversation_id,
-                gr.update(),
-                conversation_id,
-            )
+            streamed = [*history, {"role": "assistant", "content": prefix}]
+            yield streamed, "", conversation_id, gr.update(), conversation_id, gr.update()
             time.sleep(STREAM_PAUSE_S)
         history.append({"role": "assistant", "content": text})
-        yield history, "", conversation_id, buttons, conversation_id
+        yield history, "", conversation_id, buttons, conversation_id, watch
 
     def sign_in(
         self,
@@ -238,15 +261,56 @@ class ChatPage:
         reply = {"role": "assistant", "content": reply_text(result, show_trace)}
         return [*history, reply], conversation_id
 
-    def restore(self, remembered: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """On page load: resume the conversation this browser had, if the store still has it."""
+    def restore(self, remembered: str | None) -> tuple[list[dict[str, Any]], str | None, Any, Any]:
+        """On page load: resume the conversation this browser had, if the store still has it,
+        as it was left: (chat, conversation id, Yes/No row, decision timer)."""
         if not remembered:
-            return [], None
+            return [], None, gr.update(visible=False), gr.Timer(active=False)
         try:
-            return history_messages(self.assistant.history(remembered)), remembered
+            state = self.assistant.state(remembered)
         except Exception:  # unknown or unreadable: start afresh rather than fail the page
             log.info("could not restore conversation %s; starting a new one", remembered)
-            return [], None
+            return [], None, gr.update(visible=False), gr.Timer(active=False)
+        return (
+            history_messages(state.history),
+            remembered,
+            gr.update(visible=state.pending is not None),
+            gr.Timer(active=bool(state.approvals)),
+        )
+
+    def poll(
+        self, history: list[dict[str, Any]], conversation_id: str | None, show_trace: bool
+    ) -> tuple[Any, Any]:
+        """A timer tick while a staff decision is awaited: (chat, timer). Appends the outcome
+        once it is decided (the assistant saved it in the conversation), and stops the timer
+        when nothing is awaited any more."""
+        if not conversation_id:
+            return gr.update(), gr.Timer(active=False)
+        with self.gate.poll(conversation_id) as free:
+            if not free:  # a turn is running; it reports any decision itself
+                return gr.update(), gr.update()
+            try:
+                news = self.assistant.report_decisions(conversation_id)
+            except Exception:  # a turn saved first, or the store hiccuped: try next tick
+                log.info("could not poll conversation %s for decisions", conversation_id)
+                return gr.update(), gr.update()
+            timer = gr.Timer(active=news.waiting > 0)
+            if news.result is None:
+                return gr.update(), timer
+            text = reply_text(news.result, show_trace)
+            self.gate.delivered(conversation_id, text)
+        reply = {"role": "assistant", "content": text}
+        return [*history, *step_messages(news.result.steps), reply], timer
+
+    def _waiting(self, conversation_id: str | None) -> bool:
+        """Whether the conversation awaits a staff decision (after a turn: poll for it)."""
+        if not conversation_id:
+            return False
+        try:
+            return bool(self.assistant.state(conversation_id).approvals)
+        except Exception:
+            log.info("could not read conversation %s", conversation_id)
+            return False
 
 
 def _client_id(request: gr.Request | None) -> str:
@@ -305,7 +369,9 @@ def build(assistant: ChatBackend, turns: TurnLog | None = None) -> gr.Blocks:
                 label="Developer: link each reply to its trace", value=False, container=False
             )
 
-        turn_outputs = [chatbot, message, conversation, confirm_row, remembered]
+        # Runs only while the conversation awaits a staff decision (turns and reloads say so).
+        decisions = gr.Timer(POLL_S, active=False)
+        turn_outputs = [chatbot, message, conversation, confirm_row, remembered, decisions]
 
         def say(text: str):
             def handler(history, conversation_id, trace_on, request: gr.Request):
@@ -349,18 +415,31 @@ def build(assistant: ChatBackend, turns: TurnLog | None = None) -> gr.Blocks:
         )
 
         def start_over():
-            return [], None, gr.update(visible=False), None
+            return [], None, gr.update(visible=False), None, gr.Timer(active=False)
 
         new.click(
-            start_over, None, [chatbot, conversation, confirm_row, remembered], api_name="new"
+            start_over,
+            None,
+            [chatbot, conversation, confirm_row, remembered, decisions],
+            api_name="new",
+        )
+        decisions.tick(
+            page.poll,
+            state_inputs,
+            [chatbot, decisions],
+            api_name="decisions",
+            show_progress="hidden",
         )
 
         def on_load(stored):
-            history, conversation_id = page.restore(stored)
-            return history, conversation_id, conversation_id
+            history, conversation_id, buttons, timer = page.restore(stored)
+            return history, conversation_id, conversation_id, buttons, timer
 
         blocks.load(
-            on_load, [remembered], [chatbot, conversation, remembered], api_visibility="private"
+            on_load,
+            [remembered],
+            [chatbot, conversation, remembered, confirm_row, decisions],
+            api_visibility="private",
         )
     return blocks
 
