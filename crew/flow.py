@@ -434,12 +434,7 @@ class SupportFlow(Flow[TurnState]):
             ):
                 approval_id = int(seen.result["approval_id"])
                 self.convo.approvals.append(
-                    WatchedApproval(
-                        approval_id=approval_id,
-                        summary=pending.summary.split(". Shall")[0].removeprefix(
-                            "Just to confirm: "
-                        ),
-                    )
+                    WatchedApproval(approval_id=approval_id, summary=_action(pending.summary))
                 )
                 self.note("approval", f"Sent for staff approval (#{approval_id})")
         self.state.evidence.append(pending.facts)
@@ -619,6 +614,12 @@ class SupportFlow(Flow[TurnState]):
                 message = (approval.outcome or {}).get("error", {}).get("message", "")
                 self.say(say("approval_failed", summary=watched.summary, message=message))
         self.convo.approvals = still
+
+
+def _action(summary: str) -> str:
+    """What a confirmation question asks to do, without its frame or its approval notice."""
+    summary = summary.replace(" " + say("approval_notice"), "")
+    return summary.split(". Shall")[0].removeprefix("Just to confirm: ")
 
 
 def _anonymous_handoff(engine: Engine, summary: str, conversation_id: str) -> dict[str, Any]:

@@ -97,6 +97,7 @@ def test_large_return_waits_for_staff_and_the_outcome_arrives_by_itself(
     # The page's timer asks; the outcome comes without the customer writing, and only once.
     history, *_ = customer.predict([], False, api_name="/decisions")
     assert "approved" in replies(history)[-1].lower()
+    assert "will review it" not in replies(history)[-1]  # the outcome, not the question again
     assert any(f"Approval #{pending.id}: approved" in t for t in steps(history))
     again, *_ = customer.predict(history, False, api_name="/decisions")
     assert again == {"__type__": "update"}  # nothing more to add
