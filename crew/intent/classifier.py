@@ -1,8 +1,8 @@
 """The intent model: MiniLM sentence embeddings + multinomial logistic regression.
 
 Trained on the examples in `crew/config/intents.yaml` at first use and cached as plain arrays
-(`.npz`, no pickle: a cache file cannot run code) under `<data_dir>/cache/`, keyed by a hash of
-the examples and of everything else that shapes the model; a changed example retrains it.
+(`.npz`, no pickle: a cache file cannot run code) in MODEL_CACHE_DIR, keyed by a hash of the
+examples, the embedding model and everything else that shapes the model; a change retrains it.
 
 Confidence is calibrated by temperature scaling fitted on cross-validated logits (the model
 never scores its own training rows), so "0.8" means about 80 % right on unseen messages;
@@ -25,7 +25,7 @@ import yaml
 
 from crew.intent.entities import EMAIL, ORDER_ID
 from crew.intent.models import LABELS, Label
-from knowledge.embeddings import embed
+from knowledge.embeddings import embed, model_key
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,11 @@ def load_examples(path: Path = EXAMPLES_PATH) -> list[tuple[str, Label]]:
 
 
 def examples_key(examples: list[tuple[str, Label]]) -> str:
-    payload = json.dumps([MODEL_VERSION, REGULARISATION_C, examples], ensure_ascii=False)
+    # The embedding model is part of the key: weights fitted on one model's vectors mean
+    # nothing on another's.
+    payload = json.dumps(
+        [MODEL_VERSION, REGULARISATION_C, model_key(), examples], ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 

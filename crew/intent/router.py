@@ -62,7 +62,8 @@ class Router:
         threshold: float = THRESHOLD,
     ) -> Router:
         """A router for `catalog`, training the model on `examples` unless cached."""
-        cache_dir = cache_dir or settings.get().data_dir / "cache"
+        # Derived from code and shipped examples only: one cache per machine (MODEL_CACHE_DIR).
+        cache_dir = cache_dir or settings.get().model_cache_dir
         model = load_or_train(load_examples(examples), cache_dir)
         return cls(model, catalog or Catalog.empty(), threshold)
 
