@@ -9,7 +9,10 @@ in MODEL_CACHE_DIR; never anything from a hub.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -25,11 +28,18 @@ __all__ = ["DIMENSIONS", "embed", "embed_one", "graph_path", "model_key"]
 SMALL_BATCH = 8
 
 
-def graph_path():
-    """The cached ONNX graph of the installed model, exported now if missing."""
+def graph_path() -> Path:
+    """The cached ONNX graph of the installed model, exported now if missing.
+
+    The export runs in a child process: it needs torch (~500 MB resident), which the serving
+    process would otherwise carry for the rest of its life.
+    """
     path = onnx_export.onnx_path(settings.get().model_cache_dir)
     if not path.is_file():
-        onnx_export.export(path)
+        command = [sys.executable, "-m", "knowledge.onnx_export", str(path)]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=settings.ROOT)
+        if done.returncode != 0 or not path.is_file():
+            raise onnx_export.EmbeddingExportError(done.stderr.strip()[-2000:])
     return path
 
 

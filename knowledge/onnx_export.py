@@ -127,3 +127,9 @@ def _pipeline_class():
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
     return Pipeline
+
+
+if __name__ == "__main__":  # `python -m knowledge.onnx_export TARGET`: what graph_path() runs
+    import sys
+
+    export(Path(sys.argv[1]))

@@ -82,3 +82,15 @@ def test_serving_the_cached_graph_does_not_import_torch():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_an_export_that_cannot_be_written_fails_with_the_reason(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(blocker / "models"))
+    settings.get.cache_clear()
+    try:
+        with pytest.raises(onnx_export.EmbeddingExportError, match=r"NotADirectoryError|Errno"):
+            embeddings.graph_path()
+    finally:
+        settings.get.cache_clear()
