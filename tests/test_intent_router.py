@@ -76,10 +76,64 @@ def _labels(result) -> list[str]:
             "how much is left on my gift card? then use it to pay for my open order",
             ["account", "modify_order"],
         ),
+        (
+            "check my gift card balance and then use it to pay my pending order",
+            ["account", "modify_order"],
+        ),
+        ("swap the size on my pending order", ["modify_order"]),
+        ("exchange the shirt in my order, it hasn't shipped yet", ["modify_order"]),
+        ("return the lamp from my order that hasn't shipped", ["cancel_order"]),
+        # a return in progress or an order that may have arrived: the customer's words stand
+        ("I haven't sent the shoes back yet, can I still return them?", ["return_items"]),
+        (
+            "I haven't sent back the boots yet. Can I still exchange them for a bigger size?",
+            ["exchange_items"],
+        ),
+        ("I want to return the lamp but the return label hasn't been sent to me", ["return_items"]),
+        ("I want to return the keyboard I just ordered", ["return_items"]),
+        (
+            "I just ordered this jacket last month and the zipper broke, I want to return it",
+            ["return_items"],
+        ),
+        # a pronoun after a payment method that does not pay with it keeps its own request
+        (
+            "Change my payment method to my credit card. Then the espresso machine: how do I"
+            " use it?",
+            ["account", "product_search"],
+        ),
+        (
+            "Change my payment method to PayPal. Also, the blender I bought, can I return it and"
+            " put the refund on my account?",
+            ["account", "return_items"],
+        ),
+        (
+            "What's my store credit balance? Also I want to return the lamp and put it back in"
+            " the box",
+            ["account", "return_items"],
+        ),
     ],
 )
 def test_intents_in_the_order_wanted(router, text, labels):
     assert _labels(router.classify(text)) == labels
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "never"),
+    [
+        # the refund, not the order, has not been sent: whatever it is, it cancels nothing
+        ("I returned the boots two weeks ago and my refund hasn't been sent", 1, "cancel_order"),
+        # "use it" is the mug, not the PayPal: the question is still asked
+        (
+            "Delete my saved PayPal. And the mug I got, can I use it in the dishwasher?",
+            2,
+            "modify_order",
+        ),
+    ],
+)
+def test_no_rule_misreads_an_ordinary_message(router, text, asked, never):
+    labels = _labels(router.classify(text))
+    assert len(labels) == asked
+    assert never not in labels
 
 
 def test_entities_come_with_the_intents(router):

@@ -119,14 +119,44 @@ def test_identification_only(text, only):
         ("exchange the boots in my open order for a 10", "exchange_items", "modify_order"),
         ("it hasn't shipped yet, trade it for the black one", "exchange_items", "modify_order"),
         ("nothing has shipped, I want the large instead", "exchange_items", "modify_order"),
-        ("return the kettle I just ordered", "return_items", "cancel_order"),
         ("my order is still pending, I want to send it back", "return_items", "cancel_order"),
+        ("swap the size on my pending order", "exchange_items", "modify_order"),
+        ("exchange the shirt in my order, it hasn't shipped yet", "exchange_items", "modify_order"),
+        ("return the lamp from my order that hasn't shipped", "return_items", "cancel_order"),
+        ("return the mug before it ships", "return_items", "cancel_order"),
+        ("the package hasn't been dispatched, return it", "return_items", "cancel_order"),
+        ("my order is still processing, exchange the lamp", "exchange_items", "modify_order"),
         # something arrived: the customer may hold the item, the model's reading stands
         ("I received my pending order, exchange the shirt", "exchange_items", None),
         ("the boots arrived before it ships the rest, swap them", "exchange_items", None),
         # "pending" about something other than the order
         ("my refund is still pending, return the jacket", "return_items", None),
         ("exchange the shirt I got for a large", "exchange_items", None),
+        # the customer has not sent something back: a return in progress, not an unshipped order
+        ("I haven't sent the shoes back yet, can I still return them?", "return_items", None),
+        (
+            "I haven't sent back the boots yet. Can I still exchange them for a bigger size?",
+            "exchange_items",
+            None,
+        ),
+        ("it hasn't been shipped back yet, can I still return it", "return_items", None),
+        # something other than the order has not been sent
+        (
+            "I want to return the lamp but the return label hasn't been sent to me",
+            "return_items",
+            None,
+        ),
+        ("I returned the boots and my refund hasn't been sent", "return_items", None),
+        ("they haven't sent me a return label, return the lamp", "return_items", None),
+        ("return the lamp, my refund is still pending", "return_items", None),
+        # "just ordered" says nothing about shipping; time passed says it may have arrived
+        ("I want to return the keyboard I just ordered", "return_items", None),
+        (
+            "I just ordered this jacket last month and the zipper broke, I want to return it",
+            "return_items",
+            None,
+        ),
+        ("it hasn't shipped but I ordered it two weeks ago, return it", "return_items", None),
         # only the delivered-only labels move
         ("cancel the order I just placed", "cancel_order", None),
         ("what's the exchange policy for an unshipped order", "policy_question", None),
@@ -157,6 +187,35 @@ def test_pending_counterpart(text, label, counterpart):
         ("compare my gift card and my PayPal", "use it for my order", "use it for my order"),
         # "that" followed by a noun is not a pronoun
         ("check my gift card", "put that one towards my order", "put that one towards my order"),
+        ("check my store credit", "apply it to my order", "apply it to my order"),
+        ("what is on my gift card?", "pay with it", "pay with the gift card"),
+        ("check my store credit", "put it on #W1234567", "put the store credit on #W1234567"),
+        ("check my PayPal", "use them for my purchase", "use the PayPal for my purchase"),
+        # the pronoun is not what pays: it stays
+        (
+            "Change my payment method to my credit card.",
+            "Then the espresso machine: how do I use it?",
+            "Then the espresso machine: how do I use it?",
+        ),
+        (
+            "Delete my saved PayPal.",
+            "And the mug I got, can I use it in the dishwasher?",
+            "And the mug I got, can I use it in the dishwasher?",
+        ),
+        (
+            "Change my payment method to PayPal.",
+            "can I return it and put the refund on my account?",
+            "can I return it and put the refund on my account?",
+        ),
+        (
+            "What's my store credit balance?",
+            "Also I want to return the lamp and put it back in the box",
+            "Also I want to return the lamp and put it back in the box",
+        ),
+        ("check my gift card", "can I put it on the shelf", "can I put it on the shelf"),
+        ("check my gift card", "can I use it for gaming", "can I use it for gaming"),
+        # a bare "card" is not a payment method
+        ("I need a new graphics card.", "Can I use it for my order?", "Can I use it for my order?"),
         (None, "use it to pay my order", "use it to pay my order"),
     ],
 )

@@ -81,19 +81,36 @@ _PENDING_COUNTERPART: dict[Label, Label] = {
     "exchange_items": "modify_order",
     "return_items": "cancel_order",
 }
-# "Pending" alone is not enough ("my refund is still pending"): the order must be the one waiting.
+# The order itself must be what waits: "my refund is still pending", "the return label hasn't
+# been sent", "I haven't sent the shoes back" are about a return, not an unshipped order. "Just
+# ordered" is no sign either ("I just ordered it last month and the zipper broke").
+_ORDER_NOUN = r"(?:order|package|parcel|shipment)"
+# "It hasn't shipped" can only be the order; "it's still pending" may be the refund.
+_ORDER = rf"(?:{_ORDER_NOUN}|it|they)"
+_NOT_YET = (
+    r"(?:hasn't|hasnt|has\s+not|haven't|havent|have\s+not|isn't|isnt|is\s+not|wasn't|wasnt"
+    r"|was\s+not|aren't|arent|are\s+not|weren't|were\s+not)"
+)
+_UNSHIPPED = (
+    r"(?:yet\s+)?(?:shipped|been\s+(?:shipped|sent|dispatched)|left|gone\s+out|dispatched)"
+    r"(?![^.?!,;]*\bback\b)"  # "it hasn't been shipped back": the customer is returning it
+)
 _NOT_SHIPPED = re.compile(
-    r"\b(?:(?:pending|open|unshipped|not[-\s]yet[-\s]shipped)\s+order"
-    r"|order\s+(?:that's|that\s+is|which\s+is|is)\s+(?:still\s+)?(?:pending|processing)"
-    r"|(?:hasn't|hasnt|has\s+not|haven't|havent|have\s+not|isn't|isnt|is\s+not|wasn't|not"
-    r"|nothing\s+has)"
-    r"\s+(?:yet\s+)?(?:been\s+)?(?:shipped|sent|dispatched|gone\s+out)|unshipped"
-    r"|before\s+(?:it|they|the\s+order)\s+(?:ships?|goes\s+out|(?:is|are|gets?)\s+sent)"
-    r"|just\s+(?:placed|ordered|made))\b",
+    rf"\b(?:(?:pending|open|unshipped|not[-\s]yet[-\s]shipped)\s+order"
+    rf"|{_ORDER_NOUN}(?:'s|\s+(?:that's|that\s+is|which\s+is|is|are))"
+    rf"\s+(?:still\s+)?(?:pending|processing)"
+    rf"|{_ORDER}\s+(?:(?:that|which)\s+)?{_NOT_YET}\s+{_UNSHIPPED}"
+    rf"|nothing\s+has\s+(?:been\s+)?(?:shipped|sent|dispatched|gone\s+out)"
+    rf"|not\s+(?:yet\s+)?shipped(?=\s*\))|unshipped"  # "the lamp (not shipped)"
+    rf"|before\s+(?:it|they|the\s+order)\s+(?:ships?|goes\s+out|(?:is|are|gets?)\s+sent)"
+    rf"|order\s+(?:I|we)\s+(?:only\s+)?just\s+placed)\b",
     re.I,
 )
-# Any word saying something arrived keeps the model's reading: the customer may hold the item.
-_ARRIVED = re.compile(r"\b(?:received|receive|delivered|arrived|came|got)\b", re.I)
+# Any word saying something arrived, or that time has passed, keeps the model's reading: the
+# customer may hold the item.
+_ARRIVED = re.compile(
+    r"\b(?:received|receive|delivered|arrived|came|got|ago|last\s+(?:week|month|year))\b", re.I
+)
 
 
 def pending_counterpart(segment: str, label: Label) -> Label | None:
@@ -105,22 +122,32 @@ def pending_counterpart(segment: str, label: Label) -> Label | None:
 
 # "Check my gift card balance and then use it to pay my pending order": split in two, the second
 # request has lost what "it" is, and the payment method decides what it asks ("pay my order with
-# my gift card" changes the order). Only where the segment pays or uses something ("cancel it"
-# after "check my gift card" still cancels), and only "that" followed by no noun is a pronoun.
-_PAYS = re.compile(r"\b(?:pay|paying|use|using|put|apply|charge|bill|cover)\b", re.I)
-_PRONOUN = re.compile(
-    r"\b(?:it|them)\b|\bthat\b(?=\s*(?:$|[,.!?]|to\b|for\b|on\b|towards?\b|instead\b))",
+# my gift card" changes the order). Only a pronoun that pays is replaced: "how do I use it?",
+# "can I use it in the dishwasher?", "put it back in the box", "put it on the shelf", "use it for
+# gaming" are about something else.
+_PAYING_PRONOUN = re.compile(
+    r"\b(?:use|using|apply|applying|put|putting)\s+(?P<a>it|that|them)\s+"
+    r"(?:to\s+pay|towards?|(?:for|on|against)\s+(?:\S+\s+){0,3}?"
+    r"(?:orders?|purchases?|bill|total|balance|payment|#?W\d{7}))\b"
+    r"|\bpay(?:ing)?\s+(?:with|using)\s+(?P<b>it|that|them)\b",
     re.I,
 )
+# A bare "card" may be any card ("a new graphics card"): only a named method is a referent.
+_BARE_CARD = re.compile(r"cards?", re.I)
 
 
 def with_referent(previous: str | None, segment: str) -> str:
-    """`segment` with its first pronoun replaced by the payment method `previous` named, if one.
+    """`segment` with the pronoun it pays with replaced by the payment method `previous` named.
 
-    Only for a segment that pays with something but names no payment method, after one that
-    names exactly one.
+    Only for a segment that names no payment method, after one that names exactly one.
     """
-    named = [m.group(0) for m in PAYMENT.finditer(previous or "")]
-    if len({n.lower() for n in named}) != 1 or PAYMENT.search(segment) or not _PAYS.search(segment):
+    named = [
+        m.group(0) for m in PAYMENT.finditer(previous or "") if not _BARE_CARD.fullmatch(m.group(0))
+    ]
+    if len({n.lower() for n in named}) != 1 or PAYMENT.search(segment):
         return segment
-    return _PRONOUN.sub(f"the {named[0]}", segment, count=1)
+    pays = _PAYING_PRONOUN.search(segment)
+    if not pays:
+        return segment
+    group = "a" if pays.group("a") else "b"
+    return f"{segment[: pays.start(group)]}the {named[0]}{segment[pays.end(group) :]}"
