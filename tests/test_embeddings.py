@@ -61,7 +61,8 @@ def test_a_graph_that_fails_verification_is_not_kept(tmp_path, monkeypatch):
     target = tmp_path / "minilm.onnx"
     with pytest.raises(onnx_export.EmbeddingExportError):
         onnx_export.export(target)
-    assert list(tmp_path.iterdir()) == []  # neither the graph nor a partial file
+    left = [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")]
+    assert left == []  # neither the graph nor a partial file
 
 
 def test_serving_the_cached_graph_does_not_import_torch():
@@ -92,5 +93,29 @@ def test_an_export_that_cannot_be_written_fails_with_the_reason(tmp_path, monkey
     try:
         with pytest.raises(onnx_export.EmbeddingExportError, match=r"NotADirectoryError|Errno"):
             embeddings.graph_path()
+    finally:
+        settings.get.cache_clear()
+
+
+def test_the_cache_key_names_the_files_by_their_recorded_hashes_not_their_install_time():
+    """A fresh venv reinstalls the same files with new mtimes; the cache must still apply."""
+    directory = onnx_export.model_dir()
+    recorded = onnx_export._recorded_hashes(directory)
+    assert set(recorded) == set(onnx_export.MODEL_FILES)
+    assert all(len(value) >= 40 for value in recorded.values())  # sha256, urlsafe base64
+
+
+@pytest.mark.slow
+def test_a_damaged_graph_on_disk_is_exported_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path))
+    settings.get.cache_clear()
+    monkeypatch.setattr(embeddings, "_encoders", {})
+    try:
+        graph = onnx_export.onnx_path(tmp_path)
+        graph.write_bytes(b"")  # what a crash between create and write could leave
+        vector = embeddings.embed_one("where is my parcel")
+        assert graph.stat().st_size > 1_000_000
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
+        assert not list(tmp_path.glob("*.onnx.part"))
     finally:
         settings.get.cache_clear()
