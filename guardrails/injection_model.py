@@ -22,7 +22,7 @@ import numpy as np
 
 import settings
 from guardrails import injection_data, injection_rules
-from knowledge import embeddings
+from knowledge import arrays, embeddings
 
 log = logging.getLogger(__name__)
 
@@ -105,26 +105,26 @@ def _cache_path(key: str) -> Path:
 
 def _read(path: Path, key: str) -> Detector | None:
     try:
-        with np.load(path) as stored:
-            return Detector(
-                weights=stored["weights"],
-                bias=float(stored["bias"]),
-                threshold=float(stored["threshold"]),
-                key=key,
-            )
-    except (OSError, KeyError, ValueError):
+        stored = arrays.read(path)
+        return Detector(
+            weights=stored["weights"],
+            bias=float(stored["bias"]),
+            threshold=float(stored["threshold"]),
+            key=key,
+        )
+    except arrays.UNREADABLE:
         return None
 
 
 def _write(path: Path, detector: Detector) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npz")
-        np.savez(
-            partial, weights=detector.weights, bias=detector.bias, threshold=detector.threshold
+        arrays.write(
+            path,
+            weights=detector.weights,
+            bias=np.array(detector.bias),
+            threshold=np.array(detector.threshold),
         )
-        partial.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
-    except OSError as error:  # a read-only data dir costs a retrain per process, nothing worse
+    except OSError as error:  # a read-only cache costs a retrain per process, nothing worse
         log.warning("injection detector not cached at %s: %s", path, error)
 
 

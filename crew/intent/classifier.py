@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import yaml
 
 from crew.intent.entities import EMAIL, ORDER_ID
 from crew.intent.models import LABELS, Label
+from knowledge import arrays
 from knowledge.embeddings import embed, model_key
 
 log = logging.getLogger(__name__)
@@ -88,27 +87,23 @@ class IntentModel:
         return _softmax((vectors @ self.weights.T + self.bias) / self.temperature)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a reader never sees half a file, two writers never mix theirs.
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
-            np.savez(
-                f,
-                labels=np.array(self.labels),
-                weights=self.weights,
-                bias=self.bias,
-                temperature=np.array(self.temperature),
-            )
-        os.replace(f.name, path)
+        arrays.write(
+            path,
+            labels=np.array(self.labels),
+            weights=self.weights,
+            bias=self.bias,
+            temperature=np.array(self.temperature),
+        )
 
     @classmethod
     def load(cls, path: Path) -> IntentModel:
-        with np.load(path, allow_pickle=False) as data:
-            return cls(
-                labels=tuple(str(label) for label in data["labels"]),  # type: ignore[arg-type]
-                weights=data["weights"].astype(np.float32),
-                bias=data["bias"].astype(np.float32),
-                temperature=float(data["temperature"]),
-            )
+        data = arrays.read(path)
+        return cls(
+            labels=tuple(str(label) for label in data["labels"]),  # type: ignore[arg-type]
+            weights=data["weights"].astype(np.float32),
+            bias=data["bias"].astype(np.float32),
+            temperature=float(data["temperature"]),
+        )
 
 
 def train(examples: list[tuple[str, Label]]) -> IntentModel:
@@ -148,7 +143,7 @@ def load_or_train(examples: list[tuple[str, Label]], cache_dir: Path) -> IntentM
     if path.is_file():
         try:
             return IntentModel.load(path)
-        except (OSError, ValueError, KeyError) as error:  # a damaged cache is rebuilt
+        except arrays.UNREADABLE as error:  # a damaged cache is rebuilt
             log.warning("intent model cache %s unreadable (%s): retraining", path, error)
     log.info("training the intent model on %d examples", len(examples))
     model = train(examples)
