@@ -9,8 +9,12 @@ hook (`guardrails.governance`) before any agent can run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from openinference.semconv.trace import OpenInferenceSpanKindValues, SpanAttributes
+from opentelemetry import trace
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -21,6 +25,7 @@ from crew.state import ConversationState, ConversationStore, UnknownConversation
 from guardrails import governance
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 __all__ = [
     "Assistant",
@@ -151,24 +156,30 @@ class Assistant:
 
     def report_decisions(self, conversation_id: str) -> DecisionNews:
         """Tell the conversation, between turns, the outcome of approvals staff decided: the
-        message its next turn would have opened with, saved in its history once (the flow
-        stops watching an approval it reported). Cheap enough to poll: a few small reads while
-        nothing is decided, no model call. Raises `ConcurrentTurn` if a turn saved first
+        message its next turn would have opened with, passed through the same output check as
+        a turn's reply (`SupportFlow.finish`), saved in its history once (the flow stops
+        watching an approval it reported). Cheap enough to poll: a few small reads while
+        nothing is decided, no model call. `waiting` counts the approvals still pending; one
+        whose row is gone is not waited for. Raises `ConcurrentTurn` if a turn saved first
         (nothing is saved; that turn reports it, or the next poll does)."""
         from shop.approvals import get_approval
 
         state, version = self.conversations.load(conversation_id)
         watched = [get_approval(self.services.engine, w.approval_id) for w in state.approvals]
+        waiting = sum(approval is not None and approval.status == "pending" for approval in watched)
         if not any(approval and approval.status != "pending" for approval in watched):
-            return DecisionNews(waiting=len(state.approvals))
-        flow = self._flow(state, "", "local")
-        flow.report_approvals()
-        reply = "\n\n".join(flow.state.replies)
-        state.add_message("assistant", reply)
+            return DecisionNews(waiting=waiting)
+        with _poll_span(state) as span:
+            flow = self._flow(state, "", "local")
+            flow.report_approvals()
+            flow.finish()  # the turn's output check: grounding, other customers' data
+            reply = flow.state.reply
+            span.set_attribute(SpanAttributes.OUTPUT_VALUE, reply)
+            trace_id = _trace_id()
+        state.add_message("assistant", reply, trace_id=trace_id)
         self.conversations.save(state, version)
-        return DecisionNews(
-            result=TurnResult(reply=reply, steps=flow.state.notes), waiting=len(state.approvals)
-        )
+        result = TurnResult(reply=reply, steps=flow.state.notes, trace_id=trace_id)
+        return DecisionNews(result=result, waiting=waiting)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -207,3 +218,23 @@ class Assistant:
             span.set_attribute("output.value", result.reply)
             result.trace_id = tracing.current_trace_id()
         return result
+
+
+@contextmanager
+def _poll_span(state: ConversationState) -> Iterator[trace.Span]:
+    """The span of a poll that reports a decision: its reply passes the turn's output check,
+    and shows in the conversation's session like a turn."""
+    attributes = {
+        SpanAttributes.OPENINFERENCE_SPAN_KIND: OpenInferenceSpanKindValues.CHAIN.value,
+        SpanAttributes.SESSION_ID: state.conversation_id,
+    }
+    with tracer.start_as_current_span("report_decisions", attributes=attributes) as span:
+        yield span
+
+
+def _trace_id() -> str | None:
+    try:
+        import tracing
+    except ImportError:
+        return None
+    return tracing.current_trace_id()

@@ -5,6 +5,7 @@ decided in the console and reported back, handoffs, isolation between sessions."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import gradio as gr
@@ -88,6 +89,10 @@ def test_large_return_waits_for_staff_and_the_outcome_arrives_by_itself(
         if a.arguments.get("order_id") == BIG_ORDER
     ]
 
+    # The calls above each sent only their own part of the chat; a tab shows all of it.
+    saved = ready_assistant(tmp_path_factory).history(pending.conversation_id)
+    history = gr.Chatbot().postprocess(chat.history_messages(saved)).model_dump()
+
     staff = Client(f"{server.url}/staff/", auth=("staff", PASSWORD), verbose=False)
     detail = staff.predict(pending.id, api_name="/approval_detail")
     assert "espresso machine" in detail.lower()  # the console shows the conversation
@@ -95,7 +100,7 @@ def test_large_return_waits_for_staff_and_the_outcome_arrives_by_itself(
     assert message.startswith(f"Approved #{pending.id}")
 
     # The page's timer asks; the outcome comes without the customer writing, and only once.
-    history, *_ = customer.predict([], False, api_name="/decisions")
+    history, *_ = customer.predict(history, False, api_name="/decisions")
     assert "approved" in replies(history)[-1].lower()
     assert "will review it" not in replies(history)[-1]  # the outcome, not the question again
     assert any(f"Approval #{pending.id}: approved" in t for t in steps(history))
@@ -106,6 +111,87 @@ def test_large_return_waits_for_staff_and_the_outcome_arrives_by_itself(
     assert len(told) == 1  # what a reload shows
     history, *_ = customer.predict("any news on my refund?", [], False, api_name="/send")
     assert "approved your request" not in replies(history)[-1].lower()  # not told twice
+
+
+CUSTOMER = "aarav_davis_5411"
+OTHER_EMAIL = "noah.brown7922@example.com"  # noah_brown_6181's
+
+
+def watching(assistant, engine, approval: dict[str, str] | None) -> str:
+    """A conversation of CUSTOMER watching an approval with row fields `approval` (None: a
+    row that no longer exists)."""
+    from uuid import uuid4
+
+    from crew.state import WatchedApproval
+    from shop.db import transaction
+
+    conversation_id = assistant.start(customer_id=CUSTOMER)
+    approval_id = 10**9
+    if approval is not None:
+        with transaction(engine) as session:
+            row = approvals.create(
+                session,
+                action="return_delivered_order_items",
+                arguments={"order_id": BIG_ORDER},
+                customer_id=CUSTOMER,
+                conversation_id=conversation_id,
+                idempotency_key=uuid4().hex,
+                fingerprint=uuid4().hex,
+                amount=Decimal("3105.60"),
+                requested_by="assistant",
+            )
+            for name, value in approval.items():
+                setattr(row, name, value)
+            approval_id = row.id
+    state, version = assistant.conversations.load(conversation_id)
+    summary = f"return of the espresso machine from {BIG_ORDER}"
+    state.approvals.append(WatchedApproval(approval_id=approval_id, summary=summary))
+    assistant.conversations.save(state, version)
+    return conversation_id
+
+
+def failed(message: str) -> dict[str, Any]:
+    return {"status": "failed", "outcome": {"error": {"message": message}}}
+
+
+@pytest.mark.parametrize("path", ["poll", "turn"])
+@pytest.mark.parametrize(
+    ("decision", "withheld"),
+    [
+        ({"status": "rejected", "note": "the item shows wear beyond normal use"}, False),
+        (failed("The payment provider timed out."), False),
+        (failed("Order #W0000001 is not returnable."), True),  # an order nobody read
+        (failed(f"Contact {OTHER_EMAIL}."), True),  # another customer's data
+    ],
+    ids=["rejected", "failed", "invented-order", "foreign-email"],
+)
+def test_a_decision_reported_by_a_poll_passes_the_same_output_check_as_a_turn(
+    site, tmp_path_factory, path, decision, withheld
+):
+    from crew.replies import say
+
+    assistant = ready_assistant(tmp_path_factory)
+    _, engine = site
+    conversation_id = watching(assistant, engine, decision)
+    if path == "poll":
+        result = assistant.report_decisions(conversation_id).result
+    else:
+        result = assistant.turn(conversation_id, "hi")
+    titles = [step.title for step in result.steps]
+    saved = assistant.history(conversation_id)[-1]["content"]
+    assert OTHER_EMAIL not in result.reply and "#W0000001" not in result.reply
+    assert ("Reply withheld: ungrounded facts" in titles) is withheld, titles
+    assert (result.reply == say("tool_error")) is withheld, result.reply
+    assert saved == result.reply
+
+
+def test_polling_stops_when_the_watched_approval_no_longer_exists(site, tmp_path_factory):
+    assistant = ready_assistant(tmp_path_factory)
+    _, engine = site
+    conversation_id = watching(assistant, engine, None)
+    shown = chat.history_messages(assistant.history(conversation_id))
+    history, timer = chat.ChatPage(assistant).poll(shown, conversation_id, False)
+    assert history == gr.update() and not timer.active
 
 
 def test_talk_to_a_person_opens_a_ticket(customer):
@@ -194,6 +280,10 @@ class AwaitingApproval:
         self.decided = False
         self.told = False
         self.polls = 0
+        self.saved = [{"role": "user", "content": "refund please"}]
+
+    def history(self, conversation_id):
+        return self.saved
 
     def start(self, *, customer_id=None):
         return "c1"
@@ -209,6 +299,7 @@ class AwaitingApproval:
         if not self.decided or self.told:
             return News(waiting=0 if self.told else 1)
         self.told = True
+        self.saved = [*self.saved, {"role": "assistant", "content": OUTCOME}]
         return News(Result(OUTCOME, [{"kind": "approval", "title": "Approval #1: approved"}]))
 
 
@@ -250,6 +341,34 @@ def test_a_turn_sent_as_a_poll_delivered_keeps_the_outcome_on_screen():
         "thanks",
         "You said thanks.",
     ]
+
+
+def browser(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat as the page's next event gets it back: Gradio's round trip through the browser
+    turns each content into a list of parts."""
+    chatbot = gr.Chatbot()
+    return chatbot.preprocess(chatbot.postprocess(history))
+
+
+@pytest.mark.parametrize("round_trip", [False, True], ids=["as-sent", "via-browser"])
+def test_a_turn_after_a_delivered_outcome_does_not_show_it_again(round_trip):
+    page = chat.ChatPage(AwaitingApproval())
+    page.assistant.decided = True
+    delivered, _ = page.poll([{"role": "user", "content": "refund please"}], "c1", False)
+    shown = browser(delivered) if round_trip else delivered
+    *_, (history, *_) = page.respond("thanks", shown, "c1", False)
+    assert sum(text(m) == OUTCOME for m in history) == 1
+
+
+def test_another_tab_of_the_conversation_shows_the_outcome_one_tab_received():
+    page = chat.ChatPage(AwaitingApproval())
+    page.assistant.decided = True
+    shown = browser([{"role": "user", "content": "refund please"}])
+    first, _ = page.poll(shown, "c1", False)
+    second, timer = page.poll(shown, "c1", False)  # nothing waits any more, but it lags behind
+    assert [text(m) for m in second] == ["refund please", OUTCOME]
+    assert not timer.active
+    assert page.poll(browser(first), "c1", False)[0] == gr.update()  # up to date: unchanged
 
 
 @pytest.mark.parametrize(

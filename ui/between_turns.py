@@ -11,6 +11,9 @@ can go wrong in one process, and this module keeps both from happening:
 - A turn sent while a poll's answer was on its way started from a chat without the outcome,
   and its reply would draw over it. The poll remembers what it delivered; the turn puts back
   what its own copy of the chat lacks.
+
+A chat comes back from the browser in Gradio's shape (`content` a list of text parts), so
+messages are compared by their text (`message_text`), never by their raw content.
 """
 
 from __future__ import annotations
@@ -23,6 +26,29 @@ from typing import Any
 from weakref import WeakValueDictionary
 
 REMEMBERED = 1024  # deliveries kept for turns in flight; older ones were long since shown
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A chat message's text: its content as the page sent it (a string) or as the browser
+    returns it (`Chatbot.preprocess`: a list of parts, the text ones as {"text": ...})."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list | tuple):
+        return "".join(
+            part.get("text") or "" if isinstance(part, dict) else str(part) for part in content
+        )
+    return "" if content is None else str(content)
+
+
+def said(messages: list[dict[str, Any]]) -> int:
+    """How many replies of the assistant `messages` hold (not its collapsed steps): a chat
+    that shows fewer than the saved conversation lags behind another tab of it. Replies only,
+    since a sign-in saves a customer message ("My email is ...") the page never shows."""
+    return sum(
+        m.get("role") == "assistant" and not m.get("metadata") and bool(message_text(m))
+        for m in messages
+    )
 
 
 class ConversationGate:
@@ -68,6 +94,6 @@ class ConversationGate:
         started from) does not have it; forgotten once asked."""
         with self._guard:
             message = self._delivered.pop(conversation_id or "", None)
-        if message is None or any(m.get("content") == message for m in shown):
+        if message is None or any(message_text(m) == message for m in shown):
             return None
         return message

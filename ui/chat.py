@@ -20,7 +20,7 @@ import gradio as gr
 
 import settings
 import tracing
-from ui.between_turns import ConversationGate
+from ui.between_turns import ConversationGate, said
 from ui.cards import cards_markdown, escape
 from ui.metrics import TurnLog, classify
 
@@ -282,8 +282,9 @@ class ChatPage:
         self, history: list[dict[str, Any]], conversation_id: str | None, show_trace: bool
     ) -> tuple[Any, Any]:
         """A timer tick while a staff decision is awaited: (chat, timer). Appends the outcome
-        once it is decided (the assistant saved it in the conversation), and stops the timer
-        when nothing is awaited any more."""
+        once it is decided (the assistant saved it in the conversation), shows the saved chat
+        if another tab of the conversation got it first, and stops the timer when nothing is
+        awaited any more."""
         if not conversation_id:
             return gr.update(), gr.Timer(active=False)
         with self.gate.poll(conversation_id) as free:
@@ -296,11 +297,21 @@ class ChatPage:
                 return gr.update(), gr.update()
             timer = gr.Timer(active=news.waiting > 0)
             if news.result is None:
-                return gr.update(), timer
+                return self._catch_up(history, conversation_id), timer
             text = reply_text(news.result, show_trace)
             self.gate.delivered(conversation_id, text)
         reply = {"role": "assistant", "content": text}
         return [*history, *step_messages(news.result.steps), reply], timer
+
+    def _catch_up(self, shown: list[dict[str, Any]], conversation_id: str) -> Any:
+        """The saved conversation if it holds more than this tab shows (another tab's poll, or
+        turn, told it what this tab has not seen); otherwise no change. One read, no model."""
+        try:
+            saved = history_messages(self.assistant.history(conversation_id))
+        except Exception:
+            log.info("could not read conversation %s", conversation_id)
+            return gr.update()
+        return saved if said(saved) > said(shown) else gr.update()
 
     def _waiting(self, conversation_id: str | None) -> bool:
         """Whether the conversation awaits a staff decision (after a turn: poll for it)."""
