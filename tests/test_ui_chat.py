@@ -185,6 +185,33 @@ def test_a_decision_reported_by_a_poll_passes_the_same_output_check_as_a_turn(
     assert saved == result.reply
 
 
+def test_a_poll_that_reports_a_decision_is_a_traced_span_with_its_output_check(
+    site, tmp_path_factory
+):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import tracing
+
+    assistant = ready_assistant(tmp_path_factory)
+    _, engine = site
+    conversation_id = watching(assistant, engine, failed("Order #W0000001 is not returnable."))
+    exporter = InMemorySpanExporter()
+    tracing.setup(None, exporter=exporter)
+    try:
+        result = assistant.report_decisions(conversation_id).result
+        tracing.flush()
+    finally:
+        tracing.setup(None)
+    spans = {
+        s.name: s
+        for s in exporter.get_finished_spans()
+        if f"{s.context.trace_id:032x}" == result.trace_id
+    }
+    assert {"report_decisions", "guardrails.grounding"} <= set(spans), set(spans)
+    assert spans["guardrails.grounding"].attributes["guardrails.grounding.allowed"] is False
+    assert spans["report_decisions"].attributes["session.id"] == conversation_id
+
+
 def test_polling_stops_when_the_watched_approval_no_longer_exists(site, tmp_path_factory):
     assistant = ready_assistant(tmp_path_factory)
     _, engine = site
