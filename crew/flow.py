@@ -30,7 +30,7 @@ from crew.plan import Passage, Step, ToolCall
 from crew.replies import say
 from crew.state import ConversationState, PendingAction, WatchedApproval
 from crew.tools.context import Confirmation, ToolContext
-from guardrails import budgets, grounding
+from guardrails import budgets, grounding, redaction
 from guardrails import input as input_checks
 from knowledge.passages import passages_as_data
 from shop import gateway
@@ -154,7 +154,7 @@ class SupportFlow(Flow[TurnState]):
         verdict = grounding.check_reply(reply, evidence, customer_id=self.convo.customer_id)
         if not verdict.allowed:
             # Name what was ungrounded, but never repeat leaked data (notes reach the UI).
-            detail = ", ".join(verdict.ungrounded)
+            detail = redaction.redact_text(", ".join(verdict.ungrounded))
             if verdict.leaks:
                 detail = f"{detail}; {len(verdict.leaks)} item(s) of another customer".lstrip("; ")
             self.note("guardrail", "Reply withheld: ungrounded facts", detail)
@@ -600,15 +600,16 @@ class SupportFlow(Flow[TurnState]):
             if approval is None or approval.status == "pending":
                 still.append(watched)
                 continue
-            self.note(
-                "approval", f"Approval #{watched.approval_id}: {approval.status}", approval.note
-            )
+            # Staff write notes freely; personal data in one (another customer's email, a card
+            # number) is not the customer's to read, and grounding trusts the note as a source.
+            staff_note = redaction.redact_text(approval.note or "")
+            self.note("approval", f"Approval #{watched.approval_id}: {approval.status}", staff_note)
             self.state.evidence.append(watched.summary)
             if approval.status == "approved":
                 self.say(say("approval_approved", summary=watched.summary))
             elif approval.status == "rejected":
-                note = f" (note: {approval.note})" if approval.note else ""
-                self.state.evidence.append(approval.note)
+                note = f" (note: {staff_note})" if staff_note else ""
+                self.state.evidence.append(staff_note)
                 self.say(say("approval_rejected", summary=watched.summary, note=note))
             else:
                 message = (approval.outcome or {}).get("error", {}).get("message", "")

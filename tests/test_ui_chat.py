@@ -162,8 +162,11 @@ def failed(message: str) -> dict[str, Any]:
         (failed("The payment provider timed out."), False),
         (failed("Order #W0000001 is not returnable."), True),  # an order nobody read
         (failed(f"Contact {OTHER_EMAIL}."), True),  # another customer's data
+        # Staff notes are trusted as a source, so personal data in them is redacted instead.
+        ({"status": "rejected", "note": f"as agreed with {OTHER_EMAIL}"}, False),
+        ({"status": "rejected", "note": "refunded to card 4111 1111 1111 1111"}, False),
     ],
-    ids=["rejected", "failed", "invented-order", "foreign-email"],
+    ids=["rejected", "failed", "invented-order", "foreign-email", "note-email", "note-card"],
 )
 def test_a_decision_reported_by_a_poll_passes_the_same_output_check_as_a_turn(
     site, tmp_path_factory, path, decision, withheld
@@ -180,6 +183,8 @@ def test_a_decision_reported_by_a_poll_passes_the_same_output_check_as_a_turn(
     titles = [step.title for step in result.steps]
     saved = assistant.history(conversation_id)[-1]["content"]
     assert OTHER_EMAIL not in result.reply and "#W0000001" not in result.reply
+    assert "4111" not in result.reply
+    assert not any(OTHER_EMAIL in (step.detail or "") for step in result.steps)
     assert ("Reply withheld: ungrounded facts" in titles) is withheld, titles
     assert (result.reply == say("tool_error")) is withheld, result.reply
     assert saved == result.reply
