@@ -41,7 +41,9 @@ def graph_path() -> Path:
     path = onnx_export.onnx_path(settings.get().model_cache_dir)
     if not path.is_file():
         command = [sys.executable, "-m", "knowledge.onnx_export", str(path)]
-        env = {**os.environ, "PYTHONPATH": str(settings.ROOT)}
+        # The project on the child's path whatever the caller's (python -P, a set PYTHONPATH).
+        path_entries = [str(settings.ROOT), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path_entries if p)}
         try:
             done = subprocess.run(
                 command,
